@@ -1,0 +1,5 @@
+"""`python -m bot` runs the roundup command line."""
+
+from bot.cli import run
+
+run()

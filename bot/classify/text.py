@@ -1,0 +1,348 @@
+"""Text folding and pattern compilation for the region rules.
+
+What it does: folds text so that matching ignores case and accents ("Türkiye" is
+"turkiye", "Erdoğan" is "erdogan", "Łódź" is "lodz"), unifies apostrophes and
+dashes ("Iran’s" is "iran's"), keeps a map back to the original text so a match
+can be shown as the item wrote it, and turns the three kinds of rule pattern into
+regular expressions or lookup keys:
+
+- keywords: whole words or phrases. A phrase's spaces and hyphens match any run
+  of spaces and hyphens ("Kim Jong Un" matches "Kim Jong-un"); a trailing ``*``
+  makes a stem ("Syria*" matches "Syrian", "Syrians"). "Whole word" is judged
+  only at edges written in scripts that separate words with spaces: an edge in
+  CJK, kana, Hangul, Thai, Lao, Khmer or Myanmar matches inside a run of text
+  (those scripts attach words and particles without spaces), so "中国" matches
+  "中国政府" while "Iran" never matches "Tirana".
+- tags: exact keys, folded, trimmed, with runs of spaces, hyphens and
+  underscores read as one space ("Asia-Pacific" is "asia pacific").
+- url patterns: path fragments, matched as a case-insensitive SUBSTRING of the
+  item URL's percent-decoded path (a trailing "/" is added to the path so
+  "/europe/" matches ".../europe"); ``*`` matches within one path segment. A
+  substring rather than an anchored glob because sites nest sections under
+  prefixes ("/world/europe/", "/2025/11/middle-east/...").
+
+What it does not do: decide regions or precedence (see `bot.classify.classifier`).
+Every input is cut to a fixed size first, so no item decides how much time or
+memory matching takes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from urllib.parse import unquote, urlsplit
+
+# Bounds on what one item can make us read. Real titles are under 300 chars and
+# ledes under 1,000; anything past these caps is noise or an attack.
+MAX_TEXT_CHARS = 4_000
+MAX_TAGS = 64
+MAX_TAG_CHARS = 200
+MAX_URL_CHARS = 4_096
+MAX_PATH_CHARS = 1_024  # real paths are under 300; this bounds url-pattern matching
+# A keyword is a name or a phrase; one longer than this is a mistake in the config
+# (and would nest the compiled regex too deeply).
+MAX_KEYWORD_CHARS = 120
+
+# Scripts written without spaces between words: an edge in one of them needs no
+# word boundary. (Ranges: Thai, Lao, Myanmar, Khmer, Hangul Jamo, kana, Bopomofo,
+# Hangul compatibility Jamo, CJK Ext. A, CJK, Hangul syllables, CJK compatibility,
+# half-width kana, CJK Ext. B and later.)
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u1100-\u11ff\u3040-\u30ff\u3100-\u312f"
+    "\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0003134f"
+)
+# A word character of a script that separates words with spaces.
+WORD_CHAR = f"[^\\W{_UNSPACED}]"
+_WORD_RE = re.compile(WORD_CHAR)
+_NOT_BEFORE = f"(?<!{WORD_CHAR})"
+_NOT_AFTER = f"(?!{WORD_CHAR})"
+SEPARATOR = r"[\s\-]+"
+_SEPARATOR_RE = re.compile(SEPARATOR)
+_TAG_SEPARATOR_RE = re.compile(r"[\s\-_]+")
+_ANY_WORD_RE = re.compile(r"\w")
+
+# Characters NFKD leaves alone but a reader takes as another: apostrophes,
+# dashes, and letters with a stroke rather than a combining accent.
+_EXTRA = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201b": "'",
+    "\u02bc": "'",
+    "\u2032": "'",
+    "\u00b4": "'",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2212": "-",
+    "\ufe63": "-",
+    "\uff0d": "-",
+    "\u0131": "i",
+    "\u0142": "l",
+    "\u00f8": "o",
+    "\u0111": "d",
+    "\u0127": "h",
+}
+_CACHE_LIMIT = 50_000  # distinct characters remembered; beyond, computed each time
+
+
+def _fold_char(char: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", char)
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return "".join(_EXTRA.get(c, c) for c in bare.casefold())
+
+
+class _FoldTable(dict[int, str]):
+    """A `str.translate` table that computes each character's fold on first use."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(self) < _CACHE_LIMIT:
+            self[code] = folded
+        return folded
+
+
+_TABLE = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """Case-, accent- and punctuation-fold `text` for matching."""
+    if text.isascii():
+        return text.lower()  # the same as the table gives for ASCII, much faster
+    return text.translate(_TABLE)
+
+
+class Folded:
+    """A text and its fold, with a way back from a span of the fold to the original."""
+
+    __slots__ = ("original", "text")
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        self.text = fold(original)
+
+    def original_span(self, start: int, end: int) -> str:
+        """The original text behind `self.text[start:end]` (with any accents that
+        follow its last character)."""
+        if self.original.isascii():
+            return self.original[start:end]  # the fold is one lower-case char per char
+        position, first = 0, None
+        for index, char in enumerate(self.original):
+            width = len(_TABLE[ord(char)])
+            if first is None and width and position + width > start:
+                first = index
+            position += width
+            if position >= end and first is not None:
+                last = index + 1
+                while last < len(self.original) and not _TABLE[ord(self.original[last])]:
+                    last += 1  # combining marks fold to nothing: they belong to the span
+                return self.original[first:last]
+        return self.original[first or 0 :]
+
+
+def clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit]
+
+
+# --- keywords --------------------------------------------------------------
+
+
+def keyword_parts(pattern: str) -> tuple[tuple[str, ...], bool] | None:
+    """A keyword's folded words and whether it is a stem; None if it can never match."""
+    folded = fold(pattern).strip()
+    stem = folded.endswith("*")
+    core = folded.rstrip("*").strip()
+    if not _ANY_WORD_RE.search(core) or len(core) > MAX_KEYWORD_CHARS:
+        return None
+    parts = tuple(p for p in _SEPARATOR_RE.split(core) if p)
+    if not parts:
+        return None
+    return parts, stem
+
+
+def keyword_key(parts: tuple[str, ...]) -> str:
+    return " ".join(parts)
+
+
+def hit_key(matched: str) -> str:
+    """The lookup key of a folded keyword hit: its words joined by single spaces."""
+    return " ".join(p for p in _SEPARATOR_RE.split(matched) if p)
+
+
+def keyword_body(parts: tuple[str, ...], stem: bool) -> str:
+    """The regex of one keyword, without word boundaries: to find where a hit of
+    `keyword_alternation` ends for this keyword, or to test a short text."""
+    return "".join(_tokens(parts, stem))
+
+
+def keyword_alternation(keywords: Iterable[tuple[tuple[str, ...], bool]]) -> re.Pattern[str]:
+    """One regex that finds any of `keywords` as a whole word or phrase.
+
+    The keywords are merged into a trie ("iran", "iraq" -> "ira(?:n|q)"), so at
+    each position of the text the regex engine follows one branch instead of
+    trying every keyword in turn, and the word boundaries are asserted once
+    around the whole (they are costly to compile). At one position the longest
+    keyword wins; the regex backtracks into a shorter one when a longer one
+    fails its boundary ("New York" in "New York Citys").
+    """
+    classes: dict[tuple[bool, bool], list[list[str]]] = {}
+    for parts, stem in keywords:
+        before = bool(_WORD_RE.match(parts[0][0]))
+        after = stem or bool(_WORD_RE.match(parts[-1][-1]))
+        classes.setdefault((before, after), []).append(_tokens(parts, stem))
+    branches = []
+    for (before, after), sequences in sorted(classes.items(), reverse=True):
+        trie = _trie(sequences)
+        branches.append(f"{_NOT_BEFORE if before else ''}(?:{trie}){_NOT_AFTER if after else ''}")
+    return re.compile("|".join(branches) or "(?!)")
+
+
+def contains_keyword(text: str, parts: tuple[str, ...], stem: bool) -> bool:
+    """Whether the folded `text` holds the keyword as a whole word (for short texts)."""
+    body = re.compile(keyword_body(parts, stem))
+    before = bool(_WORD_RE.match(parts[0][0]))
+    after = not stem and bool(_WORD_RE.match(parts[-1][-1]))
+    for start in range(len(text)):
+        m = body.match(text, start)
+        if m is None:
+            continue
+        if before and start > 0 and _WORD_RE.match(text[start - 1]):
+            continue
+        if after and m.end() < len(text) and _WORD_RE.match(text[m.end()]):
+            continue
+        return True
+    return False
+
+
+# A stem's tail is plain \w*: the exact class (WORD_CHAR) costs milliseconds to
+# compile each time it appears, and a stem running on into CJK text is harmless.
+_STEM_TAIL = r"\w*"
+
+
+def _tokens(parts: tuple[str, ...], stem: bool) -> list[str]:
+    tokens: list[str] = []
+    for i, word in enumerate(parts):
+        if i:
+            tokens.append(SEPARATOR)
+        tokens.extend(re.escape(c) for c in word)
+    if stem:
+        tokens.append(_STEM_TAIL)
+    return tokens
+
+
+_Node = dict[str, "_Node"]
+_END = ""  # no token is empty, so this key marks "a keyword ends here"
+
+
+def _trie(sequences: list[list[str]]) -> str:
+    root: _Node = {}
+    for sequence in sequences:
+        node = root
+        for token in sequence:
+            node = node.setdefault(token, {})
+        node[_END] = {}
+    return _serialise(root)
+
+
+def _token_order(token: str) -> tuple[bool, bool, str]:
+    # Literal characters before a separator before a stem's tail: the stem's
+    # tail would also eat the letters of a longer keyword ("syria*" vs "syrian army").
+    return (token in (SEPARATOR, _STEM_TAIL), token == _STEM_TAIL, token)
+
+
+def _serialise(node: _Node) -> str:
+    branches = [k + _serialise(node[k]) for k in sorted(node, key=_token_order) if k != _END]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if _END in node else body
+
+
+# --- tags --------------------------------------------------------------------
+
+
+def tag_key(tag: str) -> str:
+    return _TAG_SEPARATOR_RE.sub(" ", fold(tag)).strip()
+
+
+_QUALIFIED = re.compile(r"^(.*?)\s*\(([^()]*)\)\s*$")
+
+
+def tag_keys(tags: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(key, original tag) for each tag and each of its parts, first tag first.
+
+    A tag is also read in parts: "Analysis | Middle East" gives "analysis" and
+    "middle east", and a qualified place such as "Beijing (China)" (how some
+    sites label places) gives "beijing" and "china".
+    """
+    out: dict[str, str] = {}
+    for raw in tags[:MAX_TAGS]:
+        if not isinstance(raw, str):
+            continue
+        tag = clip(raw, MAX_TAG_CHARS)
+        pieces = [tag, *tag.split("|")] if "|" in tag else [tag]
+        for piece in pieces:
+            qualified = _QUALIFIED.match(piece)
+            texts = [piece, *qualified.groups()] if qualified else [piece]
+            for text in texts:
+                key = tag_key(text)
+                if key and key not in out:
+                    out[key] = tag
+    return list(out.items())
+
+
+# --- urls --------------------------------------------------------------------
+
+
+def url_problem(pattern: str) -> str | None:
+    """Why a url pattern can never match, or None."""
+    folded = fold(pattern).strip()
+    if not folded.startswith("/") or "://" in folded or any(c.isspace() for c in folded):
+        return 'is not a path (write a path fragment such as "/middle-east/")'
+    if not folded.strip("/*"):
+        return 'has no path to look for (only "/" and "*")'
+    if any(segment.count("*") > 1 for segment in folded.split("/")):
+        # "*a*" makes the regex engine try every split of a long segment
+        return 'has more than one "*" in a path segment'
+    return None
+
+
+def url_pattern(pattern: str) -> str | None:
+    """The regex of one url pattern; None if it can never match (see `url_problem`)."""
+    if url_problem(pattern) is not None:
+        return None
+    return "".join("[^/]*" if c == "*" else re.escape(c) for c in fold(pattern).strip())
+
+
+def url_alternation(bodies: list[str]) -> re.Pattern[str]:
+    """One regex for a region's url patterns (a handful: no trie needed)."""
+    ordered = sorted(dict.fromkeys(bodies), key=lambda b: (-len(b), b))
+    return re.compile("|".join(ordered) or "(?!)")
+
+
+def url_paths(*urls: str) -> Iterator[Folded]:
+    """The decoded, folded paths of the given URLs, each ending in "/"."""
+    seen: set[str] = set()
+    for url in dict.fromkeys(urls):
+        if not url or not isinstance(url, str):
+            continue
+        try:
+            path = unquote(urlsplit(clip(url, MAX_URL_CHARS)).path, errors="replace")
+        except ValueError:
+            continue  # not a URL (a bad IPv6 host, say): no path to match
+        if not path.startswith("/"):
+            path = "/" + path
+        path = clip(path, MAX_PATH_CHARS)
+        if not path.endswith("/"):
+            path += "/"
+        if path not in seen:
+            seen.add(path)
+            yield Folded(path)
+
+
+def is_word_char(char: str) -> bool:
+    return bool(_WORD_RE.match(char))

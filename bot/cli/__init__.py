@@ -1,0 +1,55 @@
+"""The `roundup` command line (Typer + rich).
+
+What it does: parses arguments, opens a `Context`, calls the pipeline and the
+parts, and prints tables, progress bars or JSON. Exit codes follow DESIGN.md:
+0 success, 1 the work ran but something failed, 2 bad usage or bad config. A
+`RoundupError` is printed as its message, never as a traceback.
+What it does not do: decide anything; every decision lives in the parts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from click.exceptions import ClickException
+from click.exceptions import Exit as ClickExit
+
+from bot.cli import classify as classify_cmds
+from bot.cli import core, demo, edition, feeds
+from bot.errors import RoundupError
+
+app = core.app
+feeds.register(app)
+classify_cmds.register(app)
+edition.register(app)
+demo.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except RoundupError as exc:
+        core.err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    except ClickExit as exc:
+        return int(exc.exit_code or 0)
+    except ClickException as exc:
+        exc.show()
+        return 2
+    except typer.Abort:
+        core.err_console.print("aborted")
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+__all__ = ["app", "main", "run"]

@@ -1,0 +1,45 @@
+"""CLI command `roundup demo`: poll the bundled samples, draft, render; offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.cli.core import ConfigOpt, console, fmt_time
+from bot.config import load_config
+from bot.context import config_path_from_env
+from bot.demo import run_demo
+from bot.types import FetchStatus
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)
+
+
+def demo(
+    config: ConfigOpt = None,
+    var: Annotated[Path, typer.Option("--var", help="Where the demo writes.")] = Path("var"),
+) -> None:
+    """Run the whole flow on the bundled sample feeds, offline."""
+    result = run_demo(load_config(config_path_from_env(config)), var)
+    poll = result.poll
+    console.print(
+        f"[bold]poll[/]: {len(poll.feeds)} sample feeds, "
+        f"fetched {poll.count(FetchStatus.FETCHED)}, new {poll.new}, "
+        f"updated {poll.updated}, failed {poll.failed}"
+    )
+    table = Table(title=f"Stored stories ({len(result.items)})")
+    for col in ("published", "region", "title", "feed"):
+        table.add_column(col, overflow="fold")
+    for s in result.items:
+        table.add_row(fmt_time(s.item.published), s.region, s.item.title, s.item.feed)
+    console.print(table)
+    e = result.edition
+    included = sum(1 for x in e.entries if not x.excluded)
+    console.print(f"[bold]draft[/]: edition {e.key} ({e.state.value}), {included} stories")
+    console.print(f"[bold]preview[/]: {result.html_path}")
+    console.print(f"[bold]text[/]: {result.text_path}")
+    console.print(f"database: {result.database}")

@@ -1,0 +1,180 @@
+"""CLI commands for the database, feeds and items: db upgrade, poll, feeds, items."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot import pipeline
+from bot.cli.core import ConfigOpt, JsonOpt, console, fmt_time, open_ctx, parse_since, print_json
+from bot.config import load_config
+from bot.context import Context, config_path_from_env, database_url_from_env
+from bot.errors import UsageError
+from bot.ingest import FeedOutcome
+from bot.store import open_store
+from bot.types import FetchStatus, StoredItem
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+    app.command()(poll)
+    app.command(name="feeds")(feeds_cmd)
+    app.command()(items)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Create or migrate the schema to the newest version."""
+    load_config(config_path_from_env(config))  # a bad config should fail here too
+    store = open_store(database_url_from_env())
+    try:
+        before = store.current_revision()
+        store.upgrade()
+        after = store.current_revision()
+    finally:
+        store.close()
+    if before == after:
+        console.print(f"database is up to date (revision {after})")
+    else:
+        console.print(f"database upgraded: {before or 'empty'} -> {after}")
+
+
+def poll(
+    config: ConfigOpt = None,
+    feed: Annotated[str | None, typer.Option("--feed", help="Poll only this feed, now.")] = None,
+    force: Annotated[bool, typer.Option("--all", help="Poll every feed, due or not.")] = False,
+) -> None:
+    """Fetch every due feed once, store new stories; print a summary table."""
+    with open_ctx(config) as ctx:
+        report = _poll_with_progress(ctx, feed, force)
+    table = Table(title="Poll summary")
+    for col in ("feed", "status", "items", "new", "updated", "error"):
+        table.add_column(col, overflow="fold")
+    for f in report.feeds:
+        table.add_row(
+            f.name, f.status.value, str(f.items), str(f.new), str(f.updated), f.error or ""
+        )
+    console.print(table)
+    console.print(
+        f"fetched {report.count(FetchStatus.FETCHED)}, "
+        f"not modified {report.count(FetchStatus.NOT_MODIFIED)}, "
+        f"new {report.new}, updated {report.updated}, failed {report.failed}"
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline.PollReport:
+    progress = Progress(
+        TextColumn("[bold]polling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task("", total=None)
+
+    def started(total: int) -> None:
+        progress.update(task, total=total)
+
+    def done(outcome: FeedOutcome) -> None:
+        progress.update(task, advance=1, description=f"{outcome.name}: {outcome.status.value}")
+
+    with progress:
+        return pipeline.poll(ctx, feed=feed, force=force, on_start=started, on_done=done)
+
+
+def feeds_cmd(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Each feed: last fetch, status, items, errors."""
+    with open_ctx(config) as ctx:
+        ctx.store.sync_feeds([(f.name, f.url) for f in ctx.config.feeds], ctx.clock.now())
+        states = ctx.store.feed_states()
+        counts = ctx.store.feed_item_counts()
+        configured = {f.name for f in ctx.config.feeds}
+    rows = [
+        {
+            "name": s.name,
+            "url": s.url,
+            "configured": s.name in configured,
+            "status": "failing" if s.consecutive_failures else ("ok" if s.last_success else "new"),
+            "items": counts.get(s.name, 0),
+            "last_attempt": s.last_attempt,
+            "last_success": s.last_success,
+            "consecutive_failures": s.consecutive_failures,
+            "next_due": s.next_due,
+            "last_error": s.last_error,
+        }
+        for s in states
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Feeds")
+    for col in ("feed", "status", "items", "last success", "next due", "failures", "last error"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["name"]) + ("" if r["configured"] else " (not in config)"),
+            str(r["status"]),
+            str(r["items"]),
+            fmt_time(r["last_success"]),  # type: ignore[arg-type]
+            fmt_time(r["next_due"]),  # type: ignore[arg-type]
+            str(r["consecutive_failures"]),
+            str(r["last_error"] or ""),
+        )
+    console.print(table)
+
+
+def items(
+    config: ConfigOpt = None,
+    region: Annotated[str | None, typer.Option("--region", help="Only this region.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only stories published since DATE.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stored stories, newest first."""
+    with open_ctx(config) as ctx:
+        if region is not None and region not in ctx.config.region_names:
+            raise UsageError(
+                f"no region {region!r} (regions: {', '.join(ctx.config.region_names)})"
+            )
+        rows = ctx.store.list_items(region=region, since=parse_since(since), limit=limit)
+    if as_json:
+        print_json([item_json(s) for s in rows])
+        return
+    table = Table(title=f"Items ({len(rows)})")
+    for col in ("published", "region", "title", "feed", "key"):
+        table.add_column(col, overflow="fold")
+    for s in rows:
+        table.add_row(fmt_time(s.item.published), s.region, s.item.title, s.item.feed, s.key)
+    console.print(table)
+
+
+def item_json(s: StoredItem) -> dict[str, object]:
+    i = s.item
+    return {
+        "key": i.key,
+        "feed": i.feed,
+        "url": i.url,
+        "title": i.title,
+        "author": i.author,
+        "published": i.published,
+        "updated": i.updated,
+        "tags": list(i.tags),
+        "lede": i.lede,
+        "image_url": i.image_url,
+        "image_credit": i.image_credit,
+        "region": s.region,
+        "candidates": list(s.candidates),
+        "region_manual": s.region_manual,
+        "first_seen": s.first_seen,
+    }

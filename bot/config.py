@@ -1,0 +1,403 @@
+"""Load and validate `config/feeds.yaml` into typed, frozen settings.
+
+What it does: reads the YAML (safely: no tags, no aliases bombs beyond PyYAML's own
+limits, a size cap), validates it with pydantic, and on failure raises one
+`ConfigError` listing every problem with its file, line and path (``feeds[3].url``).
+What it does not do: judge the region rules' meaning (that is `bot.classify`'s
+`lint_rules`), read secrets (they come from the environment, see `bot.context`), or
+touch the network or the store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.errors import ConfigError
+
+MAX_CONFIG_BYTES = 2_000_000
+DEFAULT_CONFIG_PATH = Path("config/feeds.yaml")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """Accept seconds (int) or ``"30s"``, ``"15m"``, ``"6h"``, ``"1d"``, ``"1w"``."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30m, 6h or 1d")
+    if isinstance(value, int | float):
+        if value <= 0:
+            raise ValueError("a duration must be positive")
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m and int(m.group(1)) > 0:
+            return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError(f"expected a duration such as 30m, 6h or 1d, got {value!r}")
+
+
+def _check_http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"expected an http(s) URL, got {value!r}")
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {value!r} (use an IANA name such as UTC)") from exc
+    return value
+
+
+def _check_colour(value: str) -> str:
+    if not re.match(r"^#(?:[0-9a-fA-F]{3}){1,2}$", value):
+        raise ValueError(f"expected a colour such as #c8102e, got {value!r}")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+Colour = Annotated[str, AfterValidator(_check_colour)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedConfig(_Model):
+    name: NonEmpty
+    url: HttpUrl
+    region: str | None = None  # the feed's default region
+    poll_interval: Duration | None = None  # else fetch.poll_interval
+
+
+class Rule(_Model):
+    """One rule of a region: exactly one of tags, keywords or urls.
+
+    `not` lists phrases that stop this rule from firing when found in the same
+    fields (a keyword rule's title and lede, a tag rule's tags, a url rule's path).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    tags: tuple[NonEmpty, ...] = ()
+    keywords: tuple[NonEmpty, ...] = ()
+    urls: tuple[NonEmpty, ...] = ()
+    exclude: tuple[NonEmpty, ...] = Field(default=(), alias="not")
+    fields: tuple[Literal["title", "lede"], ...] = ("title", "lede")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        kinds = [k for k in ("tags", "keywords", "urls") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("a rule needs exactly one of tags, keywords or urls, non-empty")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "tag" if self.tags else "url" if self.urls else "keyword"
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        return self.tags or self.urls or self.keywords
+
+
+class RegionConfig(_Model):
+    name: NonEmpty
+    slug: str | None = None
+    aliases: tuple[NonEmpty, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.slug or slugify(self.name)
+
+
+class FallbackConfig(_Model):
+    name: NonEmpty = "More from the site"
+    slug: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.slug or slugify(self.name)
+
+
+RuleKind = Literal["tag", "url", "keyword", "feed"]
+
+
+class ClassifyConfig(_Model):
+    precedence: tuple[RuleKind, ...] = ("tag", "url", "keyword", "feed")
+
+    @field_validator("precedence")
+    @classmethod
+    def _all_kinds_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if sorted(value) != sorted(("tag", "url", "keyword", "feed")):
+            raise ValueError("precedence must name tag, url, keyword and feed, each once")
+        return value
+
+
+class FetchConfig(_Model):
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    connect_timeout: Duration = timedelta(seconds=10)
+    read_timeout: Duration = timedelta(seconds=30)
+    total_timeout: Duration = timedelta(seconds=60)
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 10_000_000
+    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    poll_interval: Duration = timedelta(minutes=30)
+    backoff_base: Duration = timedelta(minutes=5)
+    backoff_max: Duration = timedelta(hours=24)
+    user_agent: str | None = None  # default names roundup and its version
+
+
+class Sender(_Model):
+    email: NonEmpty
+    name: str = ""
+
+
+class Brand(_Model):
+    accent_color: Colour = "#c8102e"
+    text_color: Colour = "#1a1a1a"
+    muted_color: Colour = "#5f6368"
+    background_color: Colour = "#ffffff"
+    logo_url: str | None = None
+    logo_width: int = 200
+    logo_height: int = 40
+    heading_font: str = "Georgia, 'Times New Roman', Times, serif"
+    body_font: str = "Helvetica, Arial, sans-serif"
+
+
+class Utm(_Model):
+    source: str = "newsletter"
+    medium: str = "email"
+    campaign: str = "weekly-roundup-{edition}"
+
+
+class Caps(_Model):
+    per_region: Annotated[int, Field(ge=1)] = 8
+    total: Annotated[int, Field(ge=1)] = 25
+
+
+class Link(_Model):
+    label: NonEmpty
+    url: HttpUrl
+
+
+class NewsletterConfig(_Model):
+    name: NonEmpty = "Weekly Round-Up"
+    publication: NonEmpty
+    site_url: HttpUrl
+    sender: Sender
+    reply_to: str | None = None
+    postal_address: NonEmpty
+    timezone: TimeZoneName = "UTC"
+    pitch: str = ""
+    subject: str = "{name}: {date}"
+    # Story types recognised among an item's tags; the first found is the kicker's
+    # first half ("Analysis | Middle East").
+    kinds: tuple[str, ...] = ("Analysis", "Opinion", "News", "Reporting", "Interview", "Review")
+    follow: tuple[Link, ...] = ()
+    brand: Brand = Brand()
+    utm: Utm = Utm()
+    caps: Caps = Caps()
+    base_url: HttpUrl | None = None  # where the web app is reached (links in emails)
+    unsubscribe_mailto: str | None = None
+
+
+class ScheduleConfig(_Model):
+    poll_every: Duration = timedelta(minutes=30)
+    draft: str = "thu 09:00"  # day and time, newsletter timezone
+    send: str = "fri 07:00"
+
+    @field_validator("draft", "send")
+    @classmethod
+    def _day_time(cls, value: str) -> str:
+        if not re.match(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$", value):
+            raise ValueError(f"expected a day and time such as 'fri 07:00', got {value!r}")
+        return value
+
+
+class Config(_Model):
+    newsletter: NewsletterConfig
+    feeds: tuple[FeedConfig, ...]
+    regions: tuple[RegionConfig, ...]
+    fallback: FallbackConfig = FallbackConfig()
+    classify: ClassifyConfig = ClassifyConfig()
+    fetch: FetchConfig = FetchConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+
+    @field_validator("feeds", "regions")
+    @classmethod
+    def _not_empty(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        # A validator, not min_length: it runs only when every element is valid,
+        # so a bad element is not also reported as "empty".
+        if not value:
+            raise ValueError("name at least one")
+        return value
+
+    def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems that span several keys: (path, message) pairs."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        _dupes(problems, "feeds", [f.name for f in self.feeds], "feed name")
+        _dupes(problems, "regions", [r.name.casefold() for r in self.regions], "region name")
+        _dupes(problems, "regions", [r.id for r in self.regions], "region slug")
+        names = {r.name for r in self.regions}
+        if self.fallback.name.casefold() in {n.casefold() for n in names}:
+            problems.append((("fallback", "name"), f"{self.fallback.name!r} is also a region"))
+        for i, feed in enumerate(self.feeds):
+            if feed.region is not None and feed.region not in names:
+                problems.append(
+                    (
+                        ("feeds", i, "region"),
+                        f"{feed.region!r} is not a region (regions: {', '.join(sorted(names))})",
+                    )
+                )
+        return problems
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        """Section names in the configured order, fallback last."""
+        return (*(r.name for r in self.regions), self.fallback.name)
+
+    def feed(self, name: str) -> FeedConfig | None:
+        return next((f for f in self.feeds if f.name == name), None)
+
+
+def _dupes(
+    problems: list[tuple[tuple[str | int, ...], str]], where: str, values: list[str], what: str
+) -> None:
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            problems.append(((where, i), f"duplicate {what} {value!r}"))
+        seen.add(value)
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-") or "section"
+
+
+# --- loading with line numbers ---------------------------------------------
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors/aliases: a config needs none, and they are
+    how a small YAML file expands into a huge one ("billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(
+                "while composing", None, "aliases are not allowed in the config", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _lines(
+    node: yaml.Node, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], int]]:
+    """Yield (path, 1-based line) for every node under `node`."""
+    yield path, node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else str(key)
+            # The key's own line names the path; the value may start on a later line.
+            yield (*path, name), key.start_mark.line + 1
+            inner = _lines(value, (*path, name))
+            next(inner)
+            yield from inner
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            yield from _lines(value, (*path, i))
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
+    """Read and validate the config file; raise `ConfigError` listing every problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: config is larger than {MAX_CONFIG_BYTES} bytes")
+    return parse_config(raw.decode("utf-8", errors="replace"), str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        node = yaml.compose(text, Loader=_NoAliasLoader)
+        data = yaml.load(text, Loader=_NoAliasLoader) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        raise ConfigError(
+            f"{source} is not valid YAML",
+            (f"{source}:{line}: {exc.problem or exc.context}",),
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a mapping with feeds, regions, newsletter")
+    lines = dict(_lines(node)) if node is not None else {}
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{source}: {exc.error_count()} problem(s) in the config",
+            tuple(_describe_error(e, source, lines) for e in exc.errors()),
+        ) from None
+    cross = config.cross_problems()
+    if cross:
+        raise ConfigError(
+            f"{source}: {len(cross)} problem(s) in the config",
+            tuple(_describe(loc, msg, source, lines) for loc, msg in cross),
+        )
+    return config
+
+
+def _describe_error(error: Any, source: str, lines: dict[tuple[str | int, ...], int]) -> str:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        message = "required, but missing"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling)"
+    return _describe(loc, message, source, lines)
+
+
+def _describe(
+    loc: tuple[str | int, ...], message: str, source: str, lines: dict[tuple[str | int, ...], int]
+) -> str:
+    # Walk up until a path that exists in the file (a missing key: its parent).
+    probe = loc
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    return f"{source}:{lines.get(probe, 1)}: {format_path(loc)}: {message}"

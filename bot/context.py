@@ -1,0 +1,83 @@
+"""The one factory that wires config, store and clock together.
+
+The CLI, the web app, the scheduler and the tests all start here: `open_context`
+loads and validates the config, lints the region rules (warnings, not errors),
+opens the store named by `DATABASE_URL` (SQLite under `var/` by default) and
+migrates it, and hands back a `Context`. It does no work of its own beyond that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.classify import Classifier, lint_rules
+from bot.clock import Clock, SystemClock
+from bot.config import DEFAULT_CONFIG_PATH, Config, load_config
+from bot.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATABASE_URL = "sqlite:///var/roundup.db"
+
+
+def config_path_from_env(path: Path | str | None = None) -> Path:
+    """The config file: the argument, else `ROUNDUP_CONFIG`, else config/feeds.yaml."""
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get("ROUNDUP_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def database_url_from_env(url: str | None = None) -> str:
+    return url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+@dataclass
+class Context:
+    """Everything a command needs: validated config, an open store, the clock."""
+
+    config: Config
+    store: Store
+    clock: Clock
+    config_path: Path
+    warnings: list[str] = field(default_factory=list)
+    _classifier: Classifier | None = None
+
+    @property
+    def classifier(self) -> Classifier:
+        if self._classifier is None:
+            self._classifier = Classifier.from_config(self.config)
+        return self._classifier
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_context(
+    config: Config | Path | str | None = None,
+    *,
+    database_url: str | None = None,
+    clock: Clock | None = None,
+    migrate: bool = True,
+) -> Context:
+    """Load the config, open (and by default migrate) the store."""
+    if isinstance(config, Config):
+        cfg, path = config, Path("<config>")
+    else:
+        path = config_path_from_env(config)
+        cfg = load_config(path)
+    warnings = lint_rules(cfg)
+    for warning in warnings:
+        log.warning("config: %s", warning)
+    store = open_store(database_url_from_env(database_url))
+    if migrate:
+        store.upgrade()
+    return Context(cfg, store, clock or SystemClock(), path, warnings)

@@ -1,0 +1,101 @@
+"""The weekly edition: draft it from the stored stories, let editors shape it,
+approve it, and record the send's progress.
+
+An edition is one issue of the newsletter, keyed by ISO week in the newsletter's
+timezone (``2026-W48``), moving ``draft -> approved -> sending -> sent`` (or
+``rejected``). Any edit after approval returns it to ``draft``: an approval is
+bound to the hash of the exact content approved. Every change is in the audit log.
+
+- `weeks`: week keys, their bounds, the window of stories a draft takes (pure).
+- `dedupe`: the same story syndicated twice appears once (pure).
+- `entries`: order, caps, merging a refresh, editor changes (pure).
+- `states`: the transition table (pure).
+- `drafting`: create or refresh a week's draft from the store.
+- `editing`: the editor's changes, approval and the send states, on the store.
+
+It does not render (`bot.render`) or send (`bot.send`), and never reads the clock.
+"""
+
+from __future__ import annotations
+
+from bot.edition.dedupe import dedupe, normalise_title, same_story, similar_titles, story_time
+from bot.edition.drafting import draft, edition_items, included, load
+from bot.edition.editing import (
+    approve,
+    content_hash,
+    exclude,
+    include,
+    mark_sending,
+    mark_sent,
+    move,
+    pin,
+    reject,
+    reopen,
+    reorder,
+    set_headline,
+    set_intro,
+    set_lede,
+    set_preheader,
+    set_subject,
+    unpin,
+)
+from bot.edition.entries import (
+    Candidate,
+    canonical,
+    decided,
+    merge_entries,
+    sections,
+    select_entries,
+)
+from bot.edition.states import TRANSITIONS, Action, allowed, transition
+from bot.edition.weeks import (
+    edition_window,
+    normalise_key,
+    parse_week,
+    week_bounds,
+    week_key,
+)
+
+__all__ = [
+    "TRANSITIONS",
+    "Action",
+    "Candidate",
+    "allowed",
+    "approve",
+    "canonical",
+    "content_hash",
+    "decided",
+    "dedupe",
+    "draft",
+    "edition_items",
+    "edition_window",
+    "exclude",
+    "include",
+    "included",
+    "load",
+    "mark_sending",
+    "mark_sent",
+    "merge_entries",
+    "move",
+    "normalise_key",
+    "normalise_title",
+    "parse_week",
+    "pin",
+    "reject",
+    "reopen",
+    "reorder",
+    "same_story",
+    "sections",
+    "select_entries",
+    "set_headline",
+    "set_intro",
+    "set_lede",
+    "set_preheader",
+    "set_subject",
+    "similar_titles",
+    "story_time",
+    "transition",
+    "unpin",
+    "week_bounds",
+    "week_key",
+]

@@ -1,0 +1,178 @@
+"""One conditional GET of one feed, with redirects followed by hand.
+
+What it does: sends If-None-Match / If-Modified-Since from the feed's stored
+validators, follows at most `max_redirects` redirects (http and https targets only),
+notes whether every hop so far was permanent (301/308: the feed has moved, and the
+new URL is what to poll next time), reads the body under the size cap (`body`), and
+turns every way this can fail into a `FetchError` whose one-line message an operator
+can act on ("HTTP 404 Not Found from https://...", "more than 5 redirects ...",
+"connection refused ...").
+What it does not do: parse, hash, decide when to poll, or bound the total time of a
+fetch (the caller wraps it in the per-feed deadline).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from bot.errors import FetchError
+from bot.ingest.body import read_body
+from bot.ingest.urls import WEB_SCHEMES
+
+PERMANENT = frozenset({301, 308})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_ERROR_CHARS = 300
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    status: int  # the final HTTP status: 200-299, or 304
+    url: str  # the URL that answered, after redirects
+    next_url: str  # the URL to poll next time: moved only by permanent redirects
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-cased names
+    body: bytes = b""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class HTTPStatusFailure(FetchError):
+    """The server answered with an error status; `status` is that status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _short(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """Server-sent text in an error message: one line, bounded."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _status_text(response: httpx.Response) -> str:
+    try:
+        phrase = HTTPStatus(response.status_code).phrase
+    except ValueError:
+        phrase = _short(response.reason_phrase, 60)
+    return f"HTTP {response.status_code} {phrase}".rstrip()
+
+
+def _http_error(response: httpx.Response, url: str) -> HTTPStatusFailure:
+    message = f"{_status_text(response)} from {_short(url)}"
+    if response.status_code == 410:
+        message += " (the feed is gone: remove it from the config or give its new URL)"
+    elif response.status_code in (401, 403):
+        message += " (the server refuses us: check the URL or ask the site to allow roundup)"
+    return HTTPStatusFailure(message, response.status_code)
+
+
+def _redirect_target(response: httpx.Response, url: str) -> str:
+    location = str(response.headers.get("location", "")).strip()
+    if not location:
+        raise FetchError(f"{_status_text(response)} without a Location header from {_short(url)}")
+    target = urljoin(url, location)
+    if urlsplit(target).scheme.lower() not in WEB_SCHEMES:
+        raise FetchError(f"redirect to a non-HTTP URL refused: {_short(target)} (from {url})")
+    return target
+
+
+def _request_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    """The underlying cause in a few lower-case words ("connection refused")."""
+    root = _root_cause(exc)
+    if isinstance(root, socket.gaierror):
+        return f"the host name does not resolve ({root.strerror or root})"
+    if isinstance(root, ssl.SSLError):
+        return f"TLS failed ({root.reason or root})"
+    if isinstance(root, OSError) and root.errno and root.errno > 0:
+        return os.strerror(root.errno).lower()  # asyncio's own wording names no cause
+    if isinstance(root, OSError) and root.strerror:
+        return root.strerror.lower()
+    text = _short(str(exc) or type(exc).__name__, 160)
+    return text[:1].lower() + text[1:]
+
+
+def _network_error(exc: httpx.HTTPError, url: str) -> FetchError:
+    host = urlsplit(url).netloc or url
+    if isinstance(exc, httpx.ConnectTimeout):
+        return FetchError(f"connecting to {host} timed out")
+    if isinstance(exc, httpx.ReadTimeout):
+        return FetchError(f"{host} stopped sending data (read timeout) for {_short(url)}")
+    if isinstance(exc, httpx.TimeoutException):
+        return FetchError(f"timed out talking to {host} ({type(exc).__name__})")
+    if isinstance(exc, httpx.ConnectError):
+        return FetchError(f"cannot connect to {host}: {_reason(exc)}")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return FetchError(f"not an http(s) URL: {_short(url)}")
+    return FetchError(f"the connection to {host} failed: {_reason(exc)}")
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    max_redirects: int,
+    max_body_bytes: int,
+) -> FetchResult:
+    """GET `url` conditionally; the result, or a `FetchError` saying what went wrong."""
+    headers = _request_headers(etag, last_modified)
+    next_url, permanent_so_far = url, True
+    for _ in range(max_redirects + 1):
+        try:
+            request = client.build_request("GET", url, headers=headers)
+            response = await client.send(request, stream=True)
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"not a valid URL: {_short(url)} ({exc})") from None
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, url) from None
+        try:
+            if response.status_code in REDIRECTS:
+                target = _redirect_target(response, url)
+                permanent_so_far = permanent_so_far and response.status_code in PERMANENT
+                if permanent_so_far:
+                    next_url = target
+                url = target
+                continue
+            if response.status_code == 304:
+                return FetchResult(304, url, next_url, _lowered(response))
+            if not 200 <= response.status_code < 300:
+                raise _http_error(response, url)
+            body = await read_body(response, max_body_bytes)
+            return FetchResult(response.status_code, url, next_url, _lowered(response), body)
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, url) from None
+        finally:
+            await response.aclose()
+    raise FetchError(f"more than {max_redirects} redirects (the last to {_short(url)})")
+
+
+def _lowered(response: httpx.Response) -> dict[str, str]:
+    return {name.lower(): value for name, value in response.headers.items()}

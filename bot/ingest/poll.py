@@ -1,0 +1,180 @@
+"""Poll many feeds at once: fetch, skip unchanged bodies, parse, report each feed.
+
+What it does: `poll_feeds` runs one httpx client for the whole poll, at most
+`concurrency` feeds at a time, each under the per-feed deadline (`total_timeout`,
+on top of the connect and read timeouts). A 304, or a body whose sha256 equals the
+last good one, is NOT_MODIFIED and nothing is parsed. Parsing runs in a worker
+thread so a large feed does not stall the downloads of the others. Every feed gets
+a `FeedOutcome`, whatever happens to it: one failing feed never stops the others,
+and no exception escapes for a feed's sake.
+What it does not do: decide which feeds are due (the caller filters with `is_due`;
+every state passed in is polled), store anything, or read the clock (`now` is
+given). The deadline bounds the network part; parsing is bounded by the body cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot import __version__
+from bot.clock import ensure_utc
+from bot.config import FetchConfig
+from bot.errors import FetchError, ParseError
+from bot.ingest.body import ACCEPT_ENCODING
+from bot.ingest.fetch import FetchResult, HTTPStatusFailure, fetch
+from bot.ingest.outcome import FeedOutcome, Fetched, Timing, failed, succeeded
+from bot.ingest.parse import parse_feed
+from bot.types import FeedState, FetchStatus
+
+log = logging.getLogger(__name__)
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+# A validator is echoed back to the server on every poll: a huge one is not kept.
+MAX_VALIDATOR_CHARS = 1024
+
+
+def default_user_agent(site_url: str | None = None) -> str:
+    """``roundup/<version> (+<site url>)``: who is polling, and where to learn more."""
+    agent = f"roundup/{__version__}"
+    return f"{agent} (+{site_url})" if site_url else agent
+
+
+def _client(settings: FetchConfig, user_agent: str) -> httpx.AsyncClient:
+    connect = settings.connect_timeout.total_seconds()
+    read = settings.read_timeout.total_seconds()
+    return httpx.AsyncClient(
+        headers={"User-Agent": user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
+        timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
+        limits=httpx.Limits(
+            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+        ),
+        follow_redirects=False,  # followed by hand: see fetch
+    )
+
+
+def _validator(value: str | None) -> str | None:
+    return value if value and len(value) <= MAX_VALIDATOR_CHARS else None
+
+
+async def poll_feeds(
+    states: Sequence[FeedState],
+    settings: FetchConfig,
+    now: datetime,
+    *,
+    intervals: Mapping[str, timedelta] | None = None,
+    on_done: Callable[[FeedOutcome], None] | None = None,
+    user_agent: str | None = None,
+) -> list[FeedOutcome]:
+    """Poll every feed in `states`; one outcome per feed, in the order given.
+
+    `intervals` gives a feed's own poll interval (else `settings.poll_interval`);
+    `on_done` is called with each outcome as soon as that feed is done.
+    """
+    if not states:
+        return []
+    now = ensure_utc(now)
+    agent = user_agent or settings.user_agent or default_user_agent()
+    gate = asyncio.Semaphore(settings.concurrency)
+
+    async with _client(settings, agent) as client:
+
+        async def one(state: FeedState) -> FeedOutcome:
+            interval = (intervals or {}).get(state.name, settings.poll_interval)
+            timing = Timing(interval, settings.backoff_base, settings.backoff_max)
+            async with gate:
+                outcome = await poll_one(client, state, settings, now, timing)
+            if on_done is not None:
+                on_done(outcome)
+            return outcome
+
+        return list(await asyncio.gather(*(one(state) for state in states)))
+
+
+async def poll_one(
+    client: httpx.AsyncClient,
+    state: FeedState,
+    settings: FetchConfig,
+    now: datetime,
+    timing: Timing,
+) -> FeedOutcome:
+    """Poll one feed; never raises for the feed's sake."""
+    try:
+        return await _poll(client, state, settings, now, timing)
+    except Exception as exc:  # a bug here must cost one feed, not the poll
+        log.exception("polling feed %s failed unexpectedly", state.name)
+        message = f"internal error while polling: {type(exc).__name__}: {exc}"
+        return failed(state, now, timing, message)
+
+
+async def _poll(
+    client: httpx.AsyncClient,
+    state: FeedState,
+    settings: FetchConfig,
+    now: datetime,
+    timing: Timing,
+) -> FeedOutcome:
+    deadline = settings.total_timeout.total_seconds()
+    try:
+        async with asyncio.timeout(deadline):
+            result = await fetch(
+                client,
+                state.url,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                max_redirects=settings.max_redirects,
+                max_body_bytes=settings.max_body_bytes,
+            )
+    except FetchError as exc:
+        status = exc.status if isinstance(exc, HTTPStatusFailure) else None
+        return failed(state, now, timing, str(exc), http_status=status)
+    except TimeoutError:
+        host = urlsplit(state.url).netloc or state.url
+        message = f"no complete response from {host} within {deadline:g}s (the per-feed deadline)"
+        return failed(state, now, timing, message)
+    if result.not_modified:
+        return succeeded(state, now, timing, _unchanged(state, result, state.body_hash))
+    body_hash = hashlib.sha256(result.body).hexdigest()
+    if body_hash == state.body_hash:
+        return succeeded(state, now, timing, _unchanged(state, result, body_hash))
+    try:
+        parsed = await asyncio.to_thread(
+            parse_feed, result.body, result.headers, result.url, state.name
+        )
+    except ParseError as exc:
+        return failed(state, now, timing, str(exc), http_status=result.status)
+    fetched = Fetched(
+        status=FetchStatus.FETCHED,
+        url=result.next_url,
+        etag=_validator(result.headers.get("etag")),
+        last_modified=_validator(result.headers.get("last-modified")),
+        body_hash=body_hash,
+        http_status=result.status,
+        title=parsed.title,
+        items=parsed.items,
+        warnings=parsed.warnings,
+    )
+    return succeeded(state, now, timing, fetched)
+
+
+def _unchanged(state: FeedState, result: FetchResult, body_hash: str | None) -> Fetched:
+    # A 304 may omit the validators: the ones we sent stay valid.
+    keep = result.not_modified
+    return Fetched(
+        status=FetchStatus.NOT_MODIFIED,
+        url=result.next_url,
+        etag=_validator(result.headers.get("etag")) or (state.etag if keep else None),
+        last_modified=_validator(result.headers.get("last-modified"))
+        or (state.last_modified if keep else None),
+        body_hash=body_hash,
+        http_status=result.status,
+    )

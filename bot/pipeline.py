@@ -1,0 +1,167 @@
+"""The pipeline: the one place that runs the parts in order.
+
+    config ──> ingest.poll_feeds (fetch -> parse -> normalise)
+                   │   FeedOutcome per feed: new state, items, error
+                   ▼
+               classify.Classifier.classify(item) -> Classification
+                   ▼
+               store.upsert_items / save_feed_state
+                   ▼
+               edition.draft (window, caps, dedupe, editor decisions kept)
+                   ▼
+               render.render_edition (one render per edition and region set)
+                   ▼
+               send (ledger -> transport)
+
+Each step is a function of the `Context` (config, store, clock) and plain data;
+the CLI, the web app and the scheduler call these functions and nothing below
+them calls back up. Printing and progress bars are the callers' business: steps
+report through return values and optional callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+
+from bot import __version__, edition
+from bot.classify import Move, plan_reclassify
+from bot.context import Context
+from bot.errors import UsageError
+from bot.ingest import FeedOutcome, is_due, poll_feeds
+from bot.render import Rendered, render_edition
+from bot.types import Edition, FeedState, FetchStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    name: str
+    status: FetchStatus
+    new: int = 0
+    updated: int = 0
+    items: int = 0
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PollReport:
+    feeds: tuple[FeedReport, ...] = field(default_factory=tuple)
+
+    def count(self, status: FetchStatus) -> int:
+        return sum(1 for f in self.feeds if f.status is status)
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.feeds)
+
+    @property
+    def updated(self) -> int:
+        return sum(f.updated for f in self.feeds)
+
+    @property
+    def failed(self) -> int:
+        return self.count(FetchStatus.FAILED)
+
+
+def user_agent(ctx: Context) -> str:
+    custom = ctx.config.fetch.user_agent
+    return custom or f"roundup/{__version__} (+{ctx.config.newsletter.site_url})"
+
+
+def feeds_to_poll(ctx: Context, *, feed: str | None = None, force: bool = False) -> list[FeedState]:
+    """The configured feeds that are due now (or the one named, or all with force)."""
+    config = ctx.config
+    if feed is not None and config.feed(feed) is None:
+        names = ", ".join(f.name for f in config.feeds)
+        raise UsageError(f"no feed named {feed!r} in the config (feeds: {names})")
+    now = ctx.clock.now()
+    ctx.store.sync_feeds([(f.name, f.url) for f in config.feeds], now)
+    configured = {f.name for f in config.feeds}
+    states = [s for s in ctx.store.feed_states() if s.name in configured]
+    if feed is not None:
+        return [s for s in states if s.name == feed]
+    return states if force else [s for s in states if is_due(s, now)]
+
+
+def poll(
+    ctx: Context,
+    *,
+    feed: str | None = None,
+    force: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[FeedOutcome], None] | None = None,
+) -> PollReport:
+    """Fetch every due feed once, classify and store what they carry."""
+    states = feeds_to_poll(ctx, feed=feed, force=force)
+    if on_start is not None:
+        on_start(len(states))
+    now = ctx.clock.now()
+    intervals = {
+        f.name: f.poll_interval or ctx.config.fetch.poll_interval for f in ctx.config.feeds
+    }
+    outcomes = asyncio.run(
+        poll_feeds(
+            states,
+            ctx.config.fetch,
+            now,
+            intervals=intervals,
+            on_done=on_done,
+            user_agent=user_agent(ctx),
+        )
+    )
+    return PollReport(tuple(store_outcome(ctx, o) for o in outcomes))
+
+
+def store_outcome(ctx: Context, outcome: FeedOutcome) -> FeedReport:
+    """Save one feed's new state and its classified items."""
+    classifier = ctx.classifier
+    rows = [(item, classifier.classify(item)) for item in outcome.items]
+    result = ctx.store.upsert_items(rows, ctx.clock.now()) if rows else None
+    ctx.store.save_feed_state(outcome.state)
+    if outcome.error:
+        log.warning("feed %s failed: %s", outcome.name, outcome.error)
+    for warning in outcome.warnings:
+        log.info("feed %s: %s", outcome.name, warning)
+    return FeedReport(
+        name=outcome.name,
+        status=outcome.status,
+        new=result.new if result else 0,
+        updated=result.updated if result else 0,
+        items=len(rows),
+        error=outcome.error,
+        warnings=outcome.warnings,
+    )
+
+
+def plan_classify_all(ctx: Context) -> list[Move]:
+    """What re-classifying every stored item with the current rules would change."""
+    return plan_reclassify(ctx.store.iter_items(), ctx.classifier)
+
+
+def classify_all(ctx: Context) -> Sequence[Move]:
+    """Re-classify stored items with the current rules; editors' moves are kept."""
+    stored = list(ctx.store.iter_items())
+    moves = plan_reclassify(stored, ctx.classifier)
+    # Candidates and the deciding rule can change without the region changing, so
+    # every item is written back, not only the moved ones; the store leaves an
+    # editor's manual placement alone.
+    ctx.store.bulk_set_classifications([(s.key, ctx.classifier.classify(s.item)) for s in stored])
+    return moves
+
+
+def draft(ctx: Context, *, week: str | None = None, actor: str = "roundup") -> Edition:
+    """Create or refresh the edition of `week` (default: this week)."""
+    return edition.draft(ctx.store, ctx.config, ctx.clock.now(), week=week, actor=actor)
+
+
+def render(
+    ctx: Context, e: Edition, *, regions: Collection[str] | None = None, test: bool = False
+) -> Rendered:
+    """Render an edition once (for a region set): per-recipient parts stay tokens."""
+    items = edition.edition_items(ctx.store, e)
+    return render_edition(e, items, ctx.config, regions=regions, test=test)

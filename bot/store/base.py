@@ -1,0 +1,89 @@
+"""What every part of the store shares: the engine, transactions, errors, upserts.
+
+What it does: holds the engine and URL, hands out read and write transactions
+(write transactions take SQLite's write lock up front), turns any SQLAlchemy error
+raised inside them into a `StoreError` that names the database and says what to do,
+and builds the one INSERT ... ON CONFLICT statement both backends understand.
+What it does not do: know any table but through the arguments it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import URL, ColumnElement, Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.store.engine import WRITE_OPTION, translate_error
+
+T = TypeVar("T")
+
+# Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
+CHUNK = 500
+
+
+class StoreBase:
+    """The engine and transactions; the feature mixins build on these."""
+
+    engine: Engine
+    url: URL
+    dialect: str
+
+    def __init__(self, engine: Engine, url: URL) -> None:
+        self.engine = engine
+        self.url = url
+        self.dialect = engine.dialect.name
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for reading; its transaction is rolled back at the end."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise translate_error(exc, self.url) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One transaction that writes: committed at the end, rolled back on error."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise translate_error(exc, self.url) from exc
+
+    def _upsert(
+        self,
+        table: Table,
+        values: Mapping[str, Any],
+        keys: Sequence[str],
+        update: Sequence[str],
+        where: ColumnElement[bool] | None = None,
+        also_set: Mapping[str, Any] | None = None,
+    ) -> sqlite.Insert | postgresql.Insert:
+        """INSERT `values`; on a conflict on `keys`, take the incoming `update` columns
+        and the `also_set` expressions, but only where `where` holds (if given)."""
+        if self.dialect == "postgresql":
+            pg = postgresql.insert(table).values(**values)
+            return pg.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={**{name: pg.excluded[name] for name in update}, **(also_set or {})},
+                where=where,
+            )
+        lite = sqlite.insert(table).values(**values)
+        return lite.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={**{name: lite.excluded[name] for name in update}, **(also_set or {})},
+            where=where,
+        )
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`values` in slices of at most `size`."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

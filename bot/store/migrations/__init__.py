@@ -1,0 +1,1 @@
+"""Alembic migration scripts of roundup, run from code by `bot.store.migrate`."""

@@ -1,0 +1,185 @@
+"""The database schema of roundup: one `MetaData`, every table, two column types.
+
+What it does: declares the tables as SQLAlchemy Core `Table`s (the shape the code
+reads and writes), a `UTCDateTime` type that stores UTC and always returns
+UTC-aware datetimes (SQLite keeps no offset, PostgreSQL returns the session's
+zone), and a `JSONValue` type (JSON on SQLite, JSONB on PostgreSQL).
+What it does not do: create or alter tables. The Alembic migrations under
+`bot/store/migrations/versions/` do that, each a frozen snapshot; a test checks that
+the migrated database and this module agree, so a change here needs a new migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from bot.clock import ensure_utc
+
+# Named constraints let later migrations alter tables on SQLite (batch mode), which
+# recreates a table and must know every constraint by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and read back as a UTC-aware datetime on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = ensure_utc(value)
+        # SQLite stores text without an offset: keep it naive so every value has one
+        # format and text order is time order (lease expiry, sorting, windows).
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+
+def _json_type() -> TypeEngine[Any]:
+    return JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+JSONValue = _json_type()
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("config_url", Text, nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_hash", Text),
+    Column("last_attempt", UTCDateTime),
+    Column("last_success", UTCDateTime),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("next_due", UTCDateTime),
+    Column("last_error", Text),
+    Column("title", Text),
+    Column("added_at", UTCDateTime),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", Text, nullable=False),
+    Column("feed", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("canonical_url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("lede", Text, nullable=False, server_default=""),
+    Column("content", Text, nullable=False, server_default=""),
+    Column("author", Text),
+    Column("published", UTCDateTime),
+    Column("updated", UTCDateTime),
+    Column("tags", JSONValue, nullable=False),
+    Column("image_url", Text),
+    Column("image_credit", Text),
+    Column("region", Text, nullable=False),
+    Column("candidates", JSONValue, nullable=False),
+    Column("rule", JSONValue),
+    Column("region_manual", Boolean, nullable=False, server_default=false()),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    # coalesce(published, first_seen), kept by the code so it can be indexed on both
+    # backends: the order and the time filter of list_items.
+    Column("sort_at", UTCDateTime, nullable=False),
+    UniqueConstraint("key"),
+    Index("ix_items_canonical_url", "canonical_url"),
+    Index("ix_items_feed", "feed"),
+    Index("ix_items_sort_at", "sort_at", "id"),
+    Index("ix_items_region_sort_at", "region", "sort_at"),
+)
+
+editions = Table(
+    "editions",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("subject", Text, nullable=False, server_default=""),
+    Column("preheader", Text, nullable=False, server_default=""),
+    Column("intro", Text, nullable=False, server_default=""),
+    Column("created_at", UTCDateTime),
+    Column("updated_at", UTCDateTime),
+    Column("approved_by", Text),
+    Column("approved_at", UTCDateTime),
+    Column("approved_hash", Text),
+    Column("sent_at", UTCDateTime),
+    Index("ix_editions_state", "state"),
+)
+
+edition_entries = Table(
+    "edition_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "edition_key",
+        Text,
+        ForeignKey("editions.key", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("item_key", Text, nullable=False),
+    Column("region", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("pinned", Boolean, nullable=False, server_default=false()),
+    Column("excluded", Boolean, nullable=False, server_default=false()),
+    Column("moved", Boolean, nullable=False, server_default=false()),
+    Column("headline", Text),
+    Column("lede", Text),
+    UniqueConstraint("edition_key", "item_key"),
+    Index("ix_edition_entries_item_key", "item_key"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("edition_key", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("detail", JSONValue, nullable=False),
+    Index("ix_audit_log_edition_key", "edition_key", "id"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

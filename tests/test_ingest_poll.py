@@ -1,0 +1,458 @@
+"""poll_feeds over real HTTP on 127.0.0.1: conditional GET, redirects, failures, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import FetchConfig
+from bot.ingest import FeedOutcome, default_user_agent, poll_feeds
+from bot.types import FeedState, FetchStatus
+from tests.httpserver import FeedServer
+
+FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+SETTINGS = FetchConfig(
+    concurrency=4,
+    connect_timeout=timedelta(seconds=2),
+    read_timeout=timedelta(seconds=2),
+    total_timeout=timedelta(seconds=5),
+    max_body_bytes=10_000_000,
+    max_redirects=5,
+    poll_interval=timedelta(minutes=30),
+    backoff_base=timedelta(minutes=5),
+    backoff_max=timedelta(hours=24),
+)
+LAST_MODIFIED = "Tue, 24 Nov 2026 10:00:00 GMT"
+
+
+def _state(server: FeedServer, path: str, name: str | None = None) -> FeedState:
+    url = server.url(path) if path.startswith("/") else path
+    return FeedState(name=name or path.strip("/") or "root", url=url, config_url=url)
+
+
+def _poll(
+    states: list[FeedState],
+    settings: FetchConfig = SETTINGS,
+    *,
+    intervals: dict[str, timedelta] | None = None,
+    on_done: Callable[[FeedOutcome], None] | None = None,
+    user_agent: str | None = None,
+) -> list[FeedOutcome]:
+    return asyncio.run(
+        poll_feeds(
+            states, settings, NOW, intervals=intervals, on_done=on_done, user_agent=user_agent
+        )
+    )
+
+
+def _poll_one(state: FeedState, settings: FetchConfig = SETTINGS) -> FeedOutcome:
+    (outcome,) = _poll([state], settings)
+    return outcome
+
+
+def _item_xml(n: int, title: str) -> str:
+    return (
+        f"<item><title>{title}</title><link>https://news.example.org/{n}</link>"
+        f"<guid isPermaLink='false'>story-{n}</guid><description>Story {n}.</description></item>"
+    )
+
+
+def _feed(*items: str) -> str:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Test feed</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    )
+
+
+SEED = (FEEDS / "seed_roundup.xml").read_bytes()
+
+
+# --- success, conditional requests, unchanged bodies -------------------------------
+
+
+def test_fetches_parses_and_sends_a_real_user_agent(feed_server: FeedServer) -> None:
+    feed_server.feed("/feed", SEED, etag='"v1"', last_modified=LAST_MODIFIED)
+    outcome = _poll_one(_state(feed_server, "/feed"))
+    assert outcome.status is FetchStatus.FETCHED
+    assert outcome.http_status == 200
+    assert len(outcome.items) == 4
+    assert outcome.state.title == "Responsible Statecraft"
+    assert (outcome.state.etag, outcome.state.last_modified) == ('"v1"', LAST_MODIFIED)
+    assert outcome.state.body_hash is not None and len(outcome.state.body_hash) == 64
+    assert outcome.state.next_due == NOW + timedelta(minutes=30)
+    (request,) = feed_server.requests("/feed")
+    assert request["user-agent"] == "roundup/0.1.0" == default_user_agent()
+    assert "if-none-match" not in request  # nothing to be conditional about yet
+
+
+def test_user_agent_names_the_site_when_given(feed_server: FeedServer) -> None:
+    feed_server.feed("/feed", SEED)
+    agent = default_user_agent("https://responsiblestatecraft.org")
+    _poll([_state(feed_server, "/feed")], user_agent=agent)
+    assert feed_server.requests("/feed")[0]["user-agent"] == (
+        "roundup/0.1.0 (+https://responsiblestatecraft.org)"
+    )
+
+
+def test_second_poll_is_conditional_and_parses_nothing(feed_server: FeedServer) -> None:
+    feed_server.feed("/a", SEED, etag='"a1"')
+    feed_server.feed("/b", SEED, last_modified=LAST_MODIFIED)
+    first = _poll([_state(feed_server, "/a"), _state(feed_server, "/b")])
+    second = _poll([o.state for o in first])
+    assert [o.status for o in second] == [FetchStatus.NOT_MODIFIED] * 2
+    assert [o.http_status for o in second] == [304, 304]
+    assert all(o.items == () for o in second)
+    assert feed_server.requests("/a")[1]["if-none-match"] == '"a1"'
+    assert feed_server.requests("/b")[1]["if-modified-since"] == LAST_MODIFIED
+    assert (feed_server.not_modified("/a"), feed_server.not_modified("/b")) == (1, 1)
+    # The validators survive a 304 that repeats them or not.
+    assert second[0].state.etag == '"a1"' and second[1].state.last_modified == LAST_MODIFIED
+    assert second[0].state.body_hash == first[0].state.body_hash
+
+
+def test_same_body_without_validators_is_not_modified_by_hash(feed_server: FeedServer) -> None:
+    feed_server.feed("/plain", SEED)  # no ETag, no Last-Modified
+    first = _poll_one(_state(feed_server, "/plain"))
+    second = _poll_one(first.state)
+    assert second.status is FetchStatus.NOT_MODIFIED
+    assert second.http_status == 200  # the body came, and was the same
+    assert second.items == ()
+    assert feed_server.hits("/plain") == 2 and feed_server.not_modified("/plain") == 0
+    assert second.state.next_due == NOW + timedelta(minutes=30)
+
+
+def test_changed_feed_is_fetched_again_with_its_updates(feed_server: FeedServer) -> None:
+    feed_server.feed("/live", _feed(_item_xml(1, "First take")), etag='"1"')
+    first = _poll_one(_state(feed_server, "/live"))
+    feed_server.feed(
+        "/live", _feed(_item_xml(2, "Breaking"), _item_xml(1, "First take, updated")), etag='"2"'
+    )
+    second = _poll_one(first.state)
+    assert second.status is FetchStatus.FETCHED
+    assert {i.key: i.title for i in second.items} == {
+        "story-2": "Breaking",
+        "story-1": "First take, updated",
+    }
+    assert second.state.etag == '"2"'
+    assert feed_server.requests("/live")[1]["if-none-match"] == '"1"'
+
+
+def test_gzip_bodies_are_decoded(feed_server: FeedServer) -> None:
+    feed_server.feed("/gz", SEED, gzip=True)
+    outcome = _poll_one(_state(feed_server, "/gz"))
+    assert outcome.status is FetchStatus.FETCHED and len(outcome.items) == 4
+    assert feed_server.requests("/gz")[0]["accept-encoding"] == "gzip, deflate"
+
+
+def test_relative_links_resolve_against_the_url_that_answered(feed_server: FeedServer) -> None:
+    feed_server.feed(
+        "/section/feed.xml",
+        _feed("<item><title>Rel</title><link>story.html</link></item>"),
+    )
+    outcome = _poll_one(_state(feed_server, "/section/feed.xml"))
+    assert outcome.items[0].url == feed_server.url("/section/story.html")
+
+
+# --- redirects ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "moves"), [(301, True), (308, True), (302, False), (303, False), (307, False)]
+)
+def test_only_permanent_redirects_move_the_feed(
+    feed_server: FeedServer, status: int, moves: bool
+) -> None:
+    feed_server.feed("/new", SEED)
+    feed_server.redirect("/old", "/new", status)
+    outcome = _poll_one(_state(feed_server, "/old"))
+    assert outcome.status is FetchStatus.FETCHED and len(outcome.items) == 4
+    assert outcome.state.url == feed_server.url("/new" if moves else "/old")
+    assert outcome.state.config_url == feed_server.url("/old")
+
+
+def test_a_temporary_hop_stops_the_move_where_it_starts(feed_server: FeedServer) -> None:
+    feed_server.redirect("/a", "/b", 301)
+    feed_server.redirect("/b", "/c", 302)
+    feed_server.redirect("/c", "/d", 301)
+    feed_server.feed("/d", SEED)
+    outcome = _poll_one(_state(feed_server, "/a"))
+    assert outcome.status is FetchStatus.FETCHED
+    assert outcome.state.url == feed_server.url("/b")
+
+
+def test_permanent_redirect_to_a_failing_url_keeps_the_old_url(feed_server: FeedServer) -> None:
+    feed_server.redirect("/old", "/gone", 301)
+    feed_server.status("/gone", 500)
+    outcome = _poll_one(_state(feed_server, "/old"))
+    assert outcome.status is FetchStatus.FAILED
+    assert outcome.state.url == feed_server.url("/old")
+
+
+def test_five_redirects_are_followed_six_are_too_many(feed_server: FeedServer) -> None:
+    for i in range(6):
+        feed_server.redirect(f"/r{i}", f"/r{i + 1}", 302)
+    feed_server.feed("/r6", SEED)
+    assert _poll_one(_state(feed_server, "/r1")).status is FetchStatus.FETCHED  # 5 hops
+    outcome = _poll_one(_state(feed_server, "/r0"))  # 6 hops
+    assert outcome.status is FetchStatus.FAILED
+    assert outcome.error == f"more than 5 redirects (the last to {feed_server.url('/r6')})"
+
+
+def test_redirect_loop_fails_after_the_limit(feed_server: FeedServer) -> None:
+    feed_server.redirect("/ping", "/pong", 301)
+    feed_server.redirect("/pong", "/ping", 301)
+    outcome = _poll_one(_state(feed_server, "/ping"))
+    assert outcome.status is FetchStatus.FAILED
+    assert outcome.error is not None and outcome.error.startswith("more than 5 redirects")
+    assert feed_server.hits("/ping") + feed_server.hits("/pong") == 6
+    assert outcome.state.url == feed_server.url("/ping")
+
+
+def test_redirect_to_a_file_url_is_refused(feed_server: FeedServer) -> None:
+    feed_server.redirect("/sneaky", "file:///etc/passwd", 302)
+    outcome = _poll_one(_state(feed_server, "/sneaky"))
+    origin = feed_server.url("/sneaky")
+    assert (
+        outcome.error == f"redirect to a non-HTTP URL refused: file:///etc/passwd (from {origin})"
+    )
+
+
+# --- failures ---------------------------------------------------------------------------
+
+
+def test_failures_have_clear_messages(feed_server: FeedServer) -> None:
+    feed_server.status("/missing", 404, "nothing here")
+    feed_server.status("/broken", 500)
+    feed_server.status("/gone", 410)
+    feed_server.status("/teapot", 418)
+    feed_server.feed(
+        "/page", "<!DOCTYPE html><html><body>Hi</body></html>", content_type="text/html"
+    )
+    feed_server.redirect("/nowhere", "", 302)
+    names = ["/missing", "/broken", "/gone", "/teapot", "/page", "/nowhere"]
+    outcomes = _poll([_state(feed_server, n) for n in names] + [_refused()])
+    errors = [o.error for o in outcomes]
+    url = feed_server.url
+    assert errors == [
+        f"HTTP 404 Not Found from {url('/missing')}",
+        f"HTTP 500 Internal Server Error from {url('/broken')}",
+        f"HTTP 410 Gone from {url('/gone')} "
+        "(the feed is gone: remove it from the config or give its new URL)",
+        f"HTTP 418 I'm a Teapot from {url('/teapot')}",
+        "not a feed: the body is HTML (text/html)",
+        f"HTTP 302 Found without a Location header from {url('/nowhere')}",
+        f"cannot connect to 127.0.0.1:{_closed_port()}: connection refused",
+    ]
+    assert [o.http_status for o in outcomes] == [404, 500, 410, 418, 200, None, None]
+    for outcome in outcomes:
+        assert outcome.status is FetchStatus.FAILED
+        assert outcome.state.consecutive_failures == 1
+        assert outcome.state.last_error == outcome.error
+        assert outcome.state.next_due == NOW + timedelta(minutes=5)
+        assert outcome.items == ()
+
+
+_PORT: list[int] = []
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound once, then released)."""
+    if not _PORT:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            _PORT.append(sock.getsockname()[1])
+    return _PORT[0]
+
+
+def _refused() -> FeedState:
+    url = f"http://127.0.0.1:{_closed_port()}/feed"
+    return FeedState(name="refused", url=url, config_url=url)
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http://[::1/feed", "not a valid URL: http://[::1/feed (Invalid port: ':1')"),
+        ("ftp://127.0.0.1/feed", "not an http(s) URL: ftp://127.0.0.1/feed"),
+    ],
+)
+def test_bad_urls_fail_clearly(url: str, error: str) -> None:
+    outcome = _poll_one(FeedState(name="bad", url=url, config_url=url))
+    assert outcome.status is FetchStatus.FAILED
+    assert outcome.error == error
+
+
+def test_failures_back_off_exponentially_and_recover(feed_server: FeedServer) -> None:
+    feed_server.status("/flaky", 503)
+    state = _state(feed_server, "/flaky")
+    delays = []
+    for _ in range(4):
+        outcome = _poll_one(state)
+        state = outcome.state
+        assert state.next_due is not None
+        delays.append(state.next_due - NOW)
+    assert delays == [timedelta(minutes=m) for m in (5, 10, 20, 40)]
+    assert state.consecutive_failures == 4
+    feed_server.feed("/flaky", SEED)
+    recovered = _poll_one(state)
+    assert recovered.status is FetchStatus.FETCHED
+    assert (recovered.state.consecutive_failures, recovered.state.last_error) == (0, None)
+
+
+def test_one_failing_feed_does_not_stop_the_others(feed_server: FeedServer) -> None:
+    feed_server.feed("/good1", SEED)
+    feed_server.status("/bad", 500)
+    feed_server.feed("/junk", b"\x00\xff garbage", content_type="application/octet-stream")
+    feed_server.feed("/good2", _feed(_item_xml(7, "Seven")))
+    seen: list[str] = []
+    outcomes = _poll(
+        [_state(feed_server, p) for p in ("/good1", "/bad", "/junk", "/good2")],
+        on_done=lambda o: seen.append(o.name),
+    )
+    assert [o.name for o in outcomes] == ["good1", "bad", "junk", "good2"]  # order kept
+    assert sorted(seen) == sorted(o.name for o in outcomes)  # each reported once
+    assert [o.status for o in outcomes] == [
+        FetchStatus.FETCHED,
+        FetchStatus.FAILED,
+        FetchStatus.FAILED,
+        FetchStatus.FETCHED,
+    ]
+    assert (
+        outcomes[2].error
+        == "not a feed: no RSS, Atom or RDF document found (application/octet-stream)"
+    )
+
+
+def test_intervals_per_feed(feed_server: FeedServer) -> None:
+    feed_server.feed("/hourly", SEED)
+    (outcome,) = _poll([_state(feed_server, "/hourly")], intervals={"hourly": timedelta(hours=1)})
+    assert outcome.state.next_due == NOW + timedelta(hours=1)
+
+
+def test_concurrency_is_bounded(feed_server: FeedServer) -> None:
+    for i in range(8):
+        feed_server.feed(f"/slow{i}", _feed(_item_xml(i, "slow")), delay=0.3)
+    settings = replace_settings(concurrency=3)
+    outcomes = _poll([_state(feed_server, f"/slow{i}") for i in range(8)], settings)
+    assert all(o.status is FetchStatus.FETCHED for o in outcomes)
+    assert 2 <= feed_server.max_in_flight <= 3
+
+
+def test_empty_poll_is_empty() -> None:
+    assert _poll([]) == []
+
+
+# --- slow, endless and hostile servers ---------------------------------------------------
+
+
+def replace_settings(**changes: object) -> FetchConfig:
+    return SETTINGS.model_copy(update=changes)
+
+
+def test_a_server_that_hangs_hits_the_read_timeout(feed_server: FeedServer) -> None:
+    feed_server.hang("/hang", seconds=3)
+    settings = replace_settings(read_timeout=timedelta(seconds=0.5))
+    outcome = _poll_one(_state(feed_server, "/hang"), settings)
+    host = feed_server.base_url.removeprefix("http://")
+    assert (
+        outcome.error
+        == f"{host} stopped sending data (read timeout) for {feed_server.url('/hang')}"
+    )
+
+
+def test_a_dripping_body_hits_the_per_feed_deadline(feed_server: FeedServer) -> None:
+    feed_server.drip("/drip", SEED, every=0.1)  # never silent long enough for a read timeout
+    settings = replace_settings(
+        read_timeout=timedelta(seconds=1), total_timeout=timedelta(seconds=1)
+    )
+    outcome = _poll_one(_state(feed_server, "/drip"), settings)
+    host = feed_server.base_url.removeprefix("http://")
+    assert outcome.error == f"no complete response from {host} within 1s (the per-feed deadline)"
+
+
+def test_declared_oversize_body_fails_before_reading(feed_server: FeedServer) -> None:
+    feed_server.feed("/big", b"<rss>" + b" " * 20_000)
+    outcome = _poll_one(_state(feed_server, "/big"), replace_settings(max_body_bytes=10_000))
+    assert outcome.error == "body exceeds 10000 bytes (Content-Length: 20005)"
+
+
+def test_endless_body_stops_at_the_cap(feed_server: FeedServer) -> None:
+    feed_server.endless("/endless")
+    outcome = _poll_one(_state(feed_server, "/endless"))
+    assert outcome.error == "body exceeds 10000000 bytes (streamed)"
+
+
+def test_gzip_bomb_stops_at_the_cap_counted_decompressed(feed_server: FeedServer) -> None:
+    feed_server.gzip_bomb("/bomb", size=1_000_000_000)
+    outcome = _poll_one(_state(feed_server, "/bomb"))
+    assert outcome.error == "body exceeds 10000000 bytes (decompressed)"
+    assert outcome.state.body_hash is None
+
+
+def test_small_compressed_body_under_the_cap_is_read(feed_server: FeedServer) -> None:
+    body = _feed(*(_item_xml(i, f"n{i}") for i in range(200))).encode()
+    compressed = gzip.compress(body)
+    assert len(compressed) < 20_000 < len(body)
+    feed_server.feed("/gz", compressed, headers={"Content-Encoding": "gzip"})
+    outcome = _poll_one(_state(feed_server, "/gz"), replace_settings(max_body_bytes=len(body)))
+    assert len(outcome.items) == 200
+    outcome = _poll_one(_state(feed_server, "/gz"), replace_settings(max_body_bytes=len(body) - 1))
+    assert outcome.error == f"body exceeds {len(body) - 1} bytes (decompressed)"
+
+
+def test_unknown_content_encoding_is_refused(feed_server: FeedServer) -> None:
+    feed_server.feed("/br", b"\x1b\x00", headers={"Content-Encoding": "br"})
+    outcome = _poll_one(_state(feed_server, "/br"))
+    assert outcome.error == f"unsupported Content-Encoding 'br' from {feed_server.url('/br')}"
+
+
+def test_external_entity_in_a_served_feed_fetches_nothing(feed_server: FeedServer) -> None:
+    feed_server.feed("/entity-target", "SECRET")
+    feed_server.feed(
+        "/xxe",
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM '
+        f'"{feed_server.url("/entity-target")}">]>'
+        "<rss version='2.0'><channel><title>&xxe;</title></channel></rss>",
+    )
+    feed_server.feed(
+        "/w3c-entities",
+        '<?xml version="1.0"?>\n<!DOCTYPE rss [\n'
+        '<!ENTITY % lat1 PUBLIC "-//W3C//ENTITIES Latin 1//EN"'
+        f' "{feed_server.url("/entity-target")}">\n%lat1;\n]>\n'
+        "<rss version='2.0'><channel><title>Fine</title></channel></rss>",
+    )
+    refused, allowed = _poll([_state(feed_server, "/xxe"), _state(feed_server, "/w3c-entities")])
+    assert refused.status is FetchStatus.FAILED
+    assert refused.error is not None and refused.error.startswith(
+        "refused: the document's DTD declares the external entity &xxe;"
+    )
+    assert allowed.status is FetchStatus.FETCHED and allowed.state.title == "Fine"
+    assert feed_server.hits("/entity-target") == 0
+
+
+def test_the_server_fixture_counts_and_bounds(feed_server: FeedServer) -> None:
+    """The test server itself: a hang ends on its own, counts are per path."""
+    feed_server.hang("/h", seconds=0.2)
+    done = threading.Event()
+
+    def call() -> None:
+        import urllib.request
+
+        with contextlib.suppress(OSError):  # URLError and the server's hang-up are OSErrors
+            urllib.request.urlopen(feed_server.url("/h"), timeout=3).read()
+        done.set()
+
+    threading.Thread(target=call, daemon=True).start()
+    assert done.wait(3)
+    assert feed_server.hits("/h") == 1 and feed_server.hits("/other") == 0
