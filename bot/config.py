@@ -238,6 +238,29 @@ class ScheduleConfig(_Model):
         return value
 
 
+class SendConfig(_Model):
+    """How editions are delivered (secrets such as SENDGRID_API_KEY live in the environment)."""
+
+    # auto: sendgrid when SENDGRID_API_KEY is set, else the offline outbox.
+    transport: Literal["auto", "outbox", "sendgrid"] = "auto"
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 1000  # SendGrid's personalization cap
+    categories: tuple[str, ...] = ("roundup",)
+    outbox_dir: str = "var/outbox"
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    retry_base: Duration = timedelta(seconds=2)
+    retry_max: Duration = timedelta(seconds=60)
+    request_timeout: Duration = timedelta(seconds=30)
+    lease_ttl: Duration = timedelta(minutes=10)
+    test_prefix: str = "[TEST] "
+
+
+class SubscriptionsConfig(_Model):
+    """Public sign-up and the lifetimes of the signed links in emails."""
+
+    confirm_max_age: Duration = timedelta(days=7)
+    link_max_age: Duration = timedelta(days=365)  # unsubscribe and preferences links
+
+
 class Config(_Model):
     newsletter: NewsletterConfig
     feeds: tuple[FeedConfig, ...]
@@ -246,6 +269,8 @@ class Config(_Model):
     classify: ClassifyConfig = ClassifyConfig()
     fetch: FetchConfig = FetchConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    send: SendConfig = SendConfig()
+    subscriptions: SubscriptionsConfig = SubscriptionsConfig()
 
     @field_validator("feeds", "regions")
     @classmethod

@@ -182,10 +182,18 @@ class Subscriber:
 
 
 class BatchState(Enum):
+    """A batch's place in the delivery ledger.
+
+    ``pending -> in_flight -> accepted | failed``; a batch whose request may or may
+    not have reached the provider (a timeout, or ``in_flight`` found after a crash)
+    is ``ambiguous`` and is resent only when the operator asks.
+    """
+
     PENDING = "pending"
     IN_FLIGHT = "in_flight"
     ACCEPTED = "accepted"
     FAILED = "failed"
+    AMBIGUOUS = "ambiguous"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,10 @@ from bot.store.schema import metadata
 from tests.conftest import PG_ADMIN_URL
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-TABLES = {"feeds", "items", "editions", "edition_entries", "audit_log", "leases"}
+TABLES = {
+    *("feeds", "items", "editions", "edition_entries", "audit_log", "leases"),
+    *("subscribers", "batches", "batch_recipients", "webhook_events"),
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -50,7 +53,7 @@ def test_upgrade_from_empty_then_again(empty_url: str) -> None:
         assert store.current_revision() is None
         assert not store.is_current()
         store.upgrade()
-        assert store.current_revision() == head_revision() == "0001_initial"
+        assert store.current_revision() == head_revision() == "0002_subscribers_ledger"
         assert set(inspect(store.engine).get_table_names()) >= TABLES
         store.sync_feeds([("rs", "https://rs.example/feed")], NOW)
         store.upgrade()  # idempotent, keeps the data
@@ -130,7 +133,7 @@ def test_sqlite_connection_settings(tmp_path: Path) -> None:
     # The file is a plain SQLite database other tools can read.
     with sqlite3.connect(tmp_path / "db" / "r.db") as raw:
         assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (
-            "0001_initial",
+            head_revision(),
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
@@ -109,10 +110,30 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> No
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _set_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def _set_wal(cursor: sqlite3.Cursor) -> None:
+    # Switching a new file to WAL needs an exclusive lock and SQLite does not call
+    # the busy handler for it: while another process is creating the schema the
+    # switch fails at once with "database is locked". WAL is persistent, so only the
+    # first connection to a file has to switch; the others retry, bounded by the
+    # busy timeout, until the file says it is in WAL mode.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()
+            if mode and str(mode[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_begin(conn: Connection) -> None:

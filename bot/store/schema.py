@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
     UniqueConstraint,
@@ -182,4 +183,71 @@ leases = Table(
     Column("holder", Text, nullable=False),
     Column("acquired_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Subscribers and the delivery ledger (revision 0002_subscribers_ledger).
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", Text, nullable=False),  # normalised; unique
+    Column("name", Text),
+    Column("status", Text, nullable=False),
+    Column("regions", JSONValue),  # null: every region; else a list of region names
+    Column("source", Text),
+    Column("signed_up_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    Column("status_changed_at", UTCDateTime),
+    Column("status_reason", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("email"),
+    Index("ix_subscribers_status_id", "status", "id"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("edition_key", Text, nullable=False),
+    Column("seq", Integer, nullable=False),  # order within the edition's send
+    Column("regions", JSONValue, nullable=False),  # the region set this batch's render covers
+    Column("state", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("transport", Text),
+    Column("error", Text),
+    Column("message_id", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("accepted_at", UTCDateTime),
+    UniqueConstraint("edition_key", "seq"),
+    Index("ix_batches_edition_key_state", "edition_key", "state"),
+)
+
+batch_recipients = Table(
+    "batch_recipients",
+    metadata,
+    Column("edition_key", Text, nullable=False),
+    Column("subscriber_id", Integer, nullable=False),
+    Column(
+        "batch_id",
+        Integer,
+        ForeignKey("batches.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("email", Text, nullable=False),
+    # The primary key is the promise: one recipient, one batch, per edition.
+    PrimaryKeyConstraint("edition_key", "subscriber_id"),
+    Index("ix_batch_recipients_batch_id", "batch_id"),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("event_id", Text, primary_key=True),  # SendGrid's sg_event_id: replays are no-ops
+    Column("event", Text, nullable=False),
+    Column("email", Text),
+    Column("batch_id", Integer),
+    Column("received_at", UTCDateTime, nullable=False),
 )
