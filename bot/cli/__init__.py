@@ -13,8 +13,6 @@ import logging
 import sys
 
 import typer
-from click.exceptions import ClickException
-from click.exceptions import Exit as ClickExit
 
 from bot.cli import classify as classify_cmds
 from bot.cli import core, demo, edition, feeds
@@ -37,14 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     except RoundupError as exc:
         core.err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         return exc.exit_code
-    except ClickExit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except ClickException as exc:
-        exc.show()
-        return 2
     except typer.Abort:
         core.err_console.print("aborted")
         return 1
+    except typer.TyperException as exc:
+        # Typer carries its own copy of click: its usage errors (unknown command,
+        # bad option value) all derive from TyperException. Bad usage is exit 2.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            core.err_console.print(f"error: {exc}")
+        return 2
     return code if isinstance(code, int) else 0
 
 

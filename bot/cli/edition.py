@@ -13,6 +13,7 @@ from bot import render
 from bot.cli.core import ConfigOpt, JsonOpt, console, open_ctx, print_json
 from bot.context import Context
 from bot.errors import NotFoundError
+from bot.render.model import edition_date, subject_line
 from bot.types import Edition
 
 
@@ -37,7 +38,7 @@ def edition_json(ctx: Context, e: Edition) -> dict[str, object]:
         "state": e.state.value,
         "window_start": e.window_start,
         "window_end": e.window_end,
-        "subject": e.subject,
+        "subject": subject_line(e, ctx.config.newsletter, edition_date(e, ctx.config.newsletter)),
         "preheader": e.preheader,
         "approved_by": e.approved_by,
         "approved_at": e.approved_at,
@@ -75,7 +76,8 @@ def draft(
 
 def print_edition(ctx: Context, e: Edition) -> None:
     items = editions.edition_items(ctx.store, e)
-    table = Table(title=f"Edition {e.key} ({e.state.value}): {e.subject}")
+    subject = subject_line(e, ctx.config.newsletter, edition_date(e, ctx.config.newsletter))
+    table = Table(title=f"Edition {e.key} ({e.state.value}): {subject}")
     for col in ("section", "#", "title", "flags"):
         table.add_column(col, overflow="fold")
     for x in sorted(
