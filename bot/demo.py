@@ -3,14 +3,18 @@
 It serves the sample feeds in `bot/samples/` from a throwaway HTTP server on
 127.0.0.1 (so the real fetch path runs: conditional GET, parsing, dedupe), points
 a copy of the config at it, uses a fresh SQLite database under `var/`, and runs
-the pipeline: poll, draft this week's edition, render it. It writes nothing
-outside `var/` and never reaches the internet.
+the pipeline: poll, draft this week's edition, render it, approve it, add a few
+sample subscribers and send it to them through the outbox (an mbox file under
+`var/outbox/`; links are signed with a throwaway key unless ROUNDUP_SECRET_KEY is
+set). It writes nothing outside `var/` and never reaches the internet.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,11 +24,15 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bot import edition as editions
 from bot import pipeline
 from bot.clock import Clock, SystemClock
 from bot.config import Config, FeedConfig
 from bot.context import Context, open_context
-from bot.types import Edition, StoredItem
+from bot.send import OutboxTransport
+from bot.send.runner import SendReport, send_edition
+from bot.tokens import SECRET_ENV
+from bot.types import Edition, StoredItem, SubscriberStatus
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 SAMPLE_FEEDS = {
@@ -100,13 +108,16 @@ class DemoResult:
     html_path: Path
     text_path: Path
     database: Path
+    send: SendReport | None = None
+    mbox_path: Path | None = None
 
 
 def run_demo(base: Config, var_dir: Path = Path("var"), clock: Clock | None = None) -> DemoResult:
     clock = clock or SystemClock()
     var_dir.mkdir(parents=True, exist_ok=True)
     database = var_dir / "demo.db"
-    for stale in (database, *var_dir.glob("demo.db-*")):
+    outbox = var_dir / "outbox"
+    for stale in (database, *var_dir.glob("demo.db-*"), *outbox.glob("*.mbox*")):
         stale.unlink(missing_ok=True)  # each demo starts from nothing
     with sample_server(clock) as url:
         ctx = open_context(
@@ -127,4 +138,41 @@ def _run(ctx: Context, var_dir: Path, database: Path) -> DemoResult:
     text_path = out / f"roundup-{edition.key}.txt"
     html_path.write_text(rendered.html, encoding="utf-8")
     text_path.write_text(rendered.text, encoding="utf-8")
-    return DemoResult(report, items, edition, html_path, text_path, database)
+    if not any(not e.excluded for e in edition.entries):
+        return DemoResult(report, items, edition, html_path, text_path, database)
+    sent, mbox = _send(ctx, edition, var_dir / "outbox")
+    edition = ctx.store.get_edition(edition.key) or edition
+    return DemoResult(report, items, edition, html_path, text_path, database, sent, mbox)
+
+
+def demo_subscribers(ctx: Context) -> None:
+    """A few sample readers: two want everything, one only the first region."""
+    now = ctx.clock.now()
+    first = ctx.config.regions[0].name
+    people = [
+        ("reader@example.org", "Sample Reader", None),
+        ("analyst@example.org", "Sample Analyst", None),
+        ("regional@example.org", "Regional Reader", (first,)),
+    ]
+    for email, name, regions in people:
+        ctx.store.add_subscriber(
+            email,
+            now=now,
+            status=SubscriberStatus.ACTIVE,
+            regions=regions,
+            name=name,
+            source="demo",
+        )
+
+
+def _send(ctx: Context, edition: Edition, outbox_dir: Path) -> tuple[SendReport, Path]:
+    """Approve the demo edition and send it to the sample readers through the outbox."""
+    editions.approve(ctx.store, ctx.config, edition.key, "demo", ctx.clock.now())
+    demo_subscribers(ctx)
+    secret = os.environ.get(SECRET_ENV) or secrets.token_urlsafe(48)
+    outbox = OutboxTransport(ctx.config, outbox_dir, ctx.clock)
+    try:
+        sent = send_edition(ctx, edition.key, transport=outbox, secret=secret)
+    finally:
+        outbox.close()
+    return sent, outbox_dir / f"{edition.key}.mbox"

@@ -179,6 +179,10 @@ class Subscriber:
     signed_up_at: datetime | None = None
     source: str | None = None
     id: int | None = None
+    confirmed_at: datetime | None = None  # when it became active (double opt-in or import)
+    status_changed_at: datetime | None = None
+    status_reason: str | None = None  # why the status last changed (a bounce reason, ...)
+    updated_at: datetime | None = None
 
 
 class BatchState(Enum):
@@ -209,3 +213,8 @@ class Batch:
     error: str | None = None
     message_id: str | None = None
     updated_at: datetime | None = None
+    seq: int = 0  # order within the edition's send
+    size: int = 0  # recipients planned into it
+    transport: str | None = None  # the transport of its last attempt
+    created_at: datetime | None = None
+    accepted_at: datetime | None = None

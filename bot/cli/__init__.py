@@ -15,7 +15,9 @@ import sys
 import typer
 
 from bot.cli import classify as classify_cmds
-from bot.cli import core, demo, edition, feeds
+from bot.cli import core, demo, edition, feeds, serve
+from bot.cli import send as send_cmds
+from bot.cli import subscribers as subscribers_cmds
 from bot.errors import RoundupError
 
 app = core.app
@@ -23,6 +25,9 @@ feeds.register(app)
 classify_cmds.register(app)
 edition.register(app)
 demo.register(app)
+serve.register(app)
+send_cmds.register(app)
+subscribers_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

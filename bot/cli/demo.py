@@ -42,4 +42,12 @@ def demo(
     console.print(f"[bold]draft[/]: edition {e.key} ({e.state.value}), {included} stories")
     console.print(f"[bold]preview[/]: {result.html_path}")
     console.print(f"[bold]text[/]: {result.text_path}")
+    sent = result.send
+    if sent is not None:
+        console.print(
+            f"[bold]send[/]: edition {e.key} to {sent.recipients} sample subscribers "
+            f"through the outbox: {sent.accepted} of {sent.batches} batches accepted, "
+            f"{sent.skipped} skipped; edition is {sent.state.value}"
+        )
+        console.print(f"[bold]mbox[/]: {result.mbox_path}")
     console.print(f"database: {result.database}")

@@ -30,9 +30,13 @@ from bot.store.engine import (
 from bot.store.feeds import FeedsMixin
 from bot.store.items import ItemsMixin
 from bot.store.leases import LeasesMixin
+from bot.store.ledger import LedgerMixin
+from bot.store.subscribers import SubscribersMixin
 
 
-class Store(FeedsMixin, ItemsMixin, EditionsMixin, LeasesMixin, StoreBase):
+class Store(
+    FeedsMixin, ItemsMixin, EditionsMixin, LeasesMixin, LedgerMixin, SubscribersMixin, StoreBase
+):
     """roundup's database: feeds, items, editions, audit log, leases."""
 
     def __repr__(self) -> str:

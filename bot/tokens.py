@@ -1,0 +1,164 @@
+"""Signed, expiring link tokens for subscribers (confirm, unsubscribe, preferences).
+
+What it does: makes a URL-safe token that names a subscriber (id and email) for one
+purpose, signed with `ROUNDUP_SECRET_KEY` (itsdangerous, a salt per purpose, so an
+unsubscribe token cannot confirm or open preferences) and stamped with the time it
+was made, read from the injected `now`; reads one back, refusing anything forged,
+altered, for another purpose, too long, or older than `max_age`; builds the
+per-recipient link values a send substitutes into each email.
+What it does not do: look the subscriber up. The claims carry the email the token
+was made for; the caller checks it against the subscriber's current email, so a
+token stops working once the address changed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
+
+from bot.clock import ensure_utc
+from bot.config import Config
+from bot.errors import ConfigError, TokenError
+from bot.types import Subscriber
+
+SECRET_ENV = "ROUNDUP_SECRET_KEY"
+MIN_SECRET_LENGTH = 32
+# An honest token is well under this (an email is at most 254 characters); anything
+# longer is refused before it is decoded, so a caller cannot make us inflate it.
+MAX_TOKEN_LENGTH = 512
+# Tokens made by another process whose clock runs a little ahead are still fine.
+CLOCK_SKEW = timedelta(minutes=5)
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.\-]+")
+
+INVALID = "this link is not valid: it may have been copied incompletely or changed"
+EXPIRED = "this link has expired: ask for a new one"
+
+
+class Purpose(Enum):
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    PREFERENCES = "preferences"
+
+
+class TokenExpired(TokenError):
+    """The token was genuine but is older than the link's lifetime."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subscriber_id: int
+    email: str
+    purpose: Purpose
+    issued_at: datetime
+
+
+def make_token(secret: str, purpose: Purpose, subscriber_id: int, email: str, now: datetime) -> str:
+    """A token naming `subscriber_id` and `email` for `purpose`, issued at `now`."""
+    token = _serializer(secret, purpose, now).dumps([subscriber_id, email])
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ValueError(f"a token for {email!r} would be longer than {MAX_TOKEN_LENGTH}")
+    return token
+
+
+def read_token(
+    secret: str, purpose: Purpose, token: str, *, max_age: timedelta, now: datetime
+) -> TokenClaims:
+    """The claims of `token`; `TokenExpired` when older than `max_age`, else `TokenError`
+    for anything forged, altered, for another purpose, malformed or too long."""
+    if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_CHARS.fullmatch(token):
+        raise TokenError(INVALID)
+    now = ensure_utc(now)
+    try:
+        payload, signed_at = _serializer(secret, purpose, now).loads(token, return_timestamp=True)
+    except (BadData, ValueError, OverflowError):
+        raise TokenError(INVALID) from None
+    claims = _claims(payload, purpose, ensure_utc(signed_at))
+    age = now - claims.issued_at
+    if age > max_age:
+        raise TokenExpired(EXPIRED)
+    if age < -CLOCK_SKEW:
+        raise TokenError(INVALID)  # signed with our key, yet from the future
+    return claims
+
+
+def secret_key_from_env() -> str:
+    """`ROUNDUP_SECRET_KEY`; a `ConfigError` saying what to do when missing or short."""
+    secret = os.environ.get(SECRET_ENV, "")
+    hint = (
+        f"set {SECRET_ENV} to a random string of at least {MIN_SECRET_LENGTH} characters, "
+        "for example the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        " (keep it: changing it invalidates every link already sent)"
+    )
+    if not secret:
+        raise ConfigError(f"{SECRET_ENV} is not set: {hint}")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{SECRET_ENV} is too short ({len(secret)} characters): {hint}")
+    return secret
+
+
+def link_url(
+    config: Config, secret: str, purpose: Purpose, subscriber: Subscriber, now: datetime
+) -> str:
+    """The absolute link `/{purpose}/{token}` under `newsletter.base_url`."""
+    if subscriber.id is None:
+        raise ValueError("a link needs a stored subscriber (one with an id)")
+    base = config.newsletter.base_url
+    if base is None:
+        raise ConfigError(
+            "newsletter.base_url is not set in the config: emails need it for their "
+            "unsubscribe, preferences and confirmation links (where the web app is reached)"
+        )
+    token = make_token(secret, purpose, subscriber.id, subscriber.email, now)
+    return f"{str(base).rstrip('/')}/{purpose.value}/{token}"
+
+
+def subscriber_links(
+    config: Config, secret: str, subscriber: Subscriber, now: datetime
+) -> dict[str, str]:
+    """The per-recipient substitution values of one subscriber (`SUBSTITUTIONS` keys)."""
+    return {
+        "unsubscribe_url": link_url(config, secret, Purpose.UNSUBSCRIBE, subscriber, now),
+        "preferences_url": link_url(config, secret, Purpose.PREFERENCES, subscriber, now),
+        "email": subscriber.email,
+    }
+
+
+def confirm_url(config: Config, secret: str, subscriber: Subscriber, now: datetime) -> str:
+    """The double opt-in confirmation link of a pending subscriber."""
+    return link_url(config, secret, Purpose.CONFIRM, subscriber, now)
+
+
+def _serializer(secret: str, purpose: Purpose, now: datetime) -> URLSafeTimedSerializer:
+    stamp = int(ensure_utc(now).timestamp())
+
+    class _Signer(TimestampSigner):
+        # The one clock: a token is stamped with the `now` we are given.
+        def get_timestamp(self) -> int:
+            return stamp
+
+    return URLSafeTimedSerializer(secret, salt=f"roundup.link.{purpose.value}", signer=_Signer)
+
+
+def _claims(payload: Any, purpose: Purpose, issued_at: datetime) -> TokenClaims:
+    # A valid signature means we made it, but check the shape anyway: a token made
+    # by another version of roundup with the same key must not crash a page.
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not isinstance(payload[0], int)
+        or isinstance(payload[0], bool)
+        or not isinstance(payload[1], str)
+    ):
+        raise TokenError(INVALID)
+    return TokenClaims(
+        subscriber_id=payload[0],
+        email=payload[1],
+        purpose=purpose,
+        issued_at=issued_at.astimezone(UTC),
+    )

@@ -1,0 +1,205 @@
+"""What each public page does to a subscriber: pure decisions, and the operations
+that carry them out against the store.
+
+What it does: decides, from a subscriber's current status alone, what a sign-up,
+a confirmation and an unsubscribe do (`signup_action`, `confirm_outcome`,
+`unsubscribe_outcome`, tables of cases in the tests), checks a link's token
+against the subscriber it names (`subscriber_for`), and runs each flow with an
+injected `now`: `sign_up` (creates or reopens a PENDING subscriber and mails the
+confirmation through `bot.send.send_transactional`), `confirm`, `unsubscribe`,
+`save_regions`.
+What it does not do: speak HTTP or render pages (the routes in `bot.web.pages`).
+
+Sign-up rules: a new address becomes PENDING and gets a confirmation email; a
+PENDING one gets it again; an UNSUBSCRIBED or BOUNCED one is reopened as PENDING
+(a new sign-up, which only its owner can confirm); an ACTIVE or COMPLAINED one is
+left as it is and gets no email (someone who reported us as spam is never mailed
+on a stranger's say-so). The page answers the same in every case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from bot import tokens
+from bot.context import Context
+from bot.errors import TokenError
+from bot.render.transactional import render_confirmation
+from bot.send import send_transactional
+from bot.send.message import Message, Recipient
+from bot.tokens import Purpose, TokenClaims, read_token
+from bot.types import Subscriber, SubscriberStatus
+
+CONFIRM_CATEGORY = "confirm"
+
+
+class SignupAction(Enum):
+    CREATE = "create"  # new address: add as PENDING, send the confirmation
+    RESEND = "resend"  # still PENDING: send the confirmation again
+    REOPEN = "reopen"  # left or bounced: back to PENDING, send the confirmation
+    NOTHING = "nothing"  # ACTIVE already, or COMPLAINED: no change, no email
+
+
+class ConfirmOutcome(Enum):
+    ACTIVATED = "activated"
+    ALREADY_ACTIVE = "already_active"
+    NOT_PENDING = "not_pending"  # unsubscribed, bounced or complained: needs a new sign-up
+
+
+class UnsubscribeOutcome(Enum):
+    UNSUBSCRIBED = "unsubscribed"
+    ALREADY = "already"  # no longer receiving; nothing changes
+
+
+def signup_action(current: SubscriberStatus | None) -> SignupAction:
+    if current is None:
+        return SignupAction.CREATE
+    return {
+        SubscriberStatus.PENDING: SignupAction.RESEND,
+        SubscriberStatus.ACTIVE: SignupAction.NOTHING,
+        SubscriberStatus.UNSUBSCRIBED: SignupAction.REOPEN,
+        SubscriberStatus.BOUNCED: SignupAction.REOPEN,
+        SubscriberStatus.COMPLAINED: SignupAction.NOTHING,
+    }[current]
+
+
+def confirm_outcome(current: SubscriberStatus) -> ConfirmOutcome:
+    if current is SubscriberStatus.PENDING:
+        return ConfirmOutcome.ACTIVATED
+    if current is SubscriberStatus.ACTIVE:
+        return ConfirmOutcome.ALREADY_ACTIVE
+    return ConfirmOutcome.NOT_PENDING
+
+
+def unsubscribe_outcome(current: SubscriberStatus) -> UnsubscribeOutcome:
+    if current in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+        return UnsubscribeOutcome.UNSUBSCRIBED
+    return UnsubscribeOutcome.ALREADY
+
+
+def receiving(status: SubscriberStatus) -> bool:
+    return status is SubscriberStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class Link:
+    """A page's token, checked: who it is for."""
+
+    subscriber: Subscriber
+    claims: TokenClaims
+
+    @property
+    def id(self) -> int:
+        assert self.subscriber.id is not None
+        return self.subscriber.id
+
+
+def subscriber_for(ctx: Context, secret: str, purpose: Purpose, token: str, now: datetime) -> Link:
+    """The subscriber a token names; `TokenError` (or `TokenExpired`) otherwise.
+
+    The token carries the address it was made for: once the subscriber's address
+    changed (or the subscriber is gone) the token no longer works.
+    """
+    subs = ctx.config.subscriptions
+    max_age = subs.confirm_max_age if purpose is Purpose.CONFIRM else subs.link_max_age
+    claims = read_token(secret, purpose, token, max_age=max_age, now=now)
+    subscriber = ctx.store.get_subscriber_by_id(claims.subscriber_id)
+    if subscriber is None or subscriber.email != claims.email:
+        raise TokenError("this link is no longer valid: the address it was made for has changed")
+    return Link(subscriber, claims)
+
+
+def link_url(
+    ctx: Context, secret: str, purpose: Purpose, subscriber: Subscriber, now: datetime
+) -> str:
+    """An absolute link with a fresh token under the newsletter's base URL."""
+    return tokens.link_url(ctx.config, secret, purpose, subscriber, now)
+
+
+def sign_up(
+    ctx: Context,
+    secret: str,
+    email: str,
+    regions: tuple[str, ...] | None,
+    now: datetime,
+    source: str = "web",
+) -> SignupAction:
+    """Carry out a sign-up of a normalised, valid `email` (see the module docstring)."""
+    existing = ctx.store.get_subscriber(email)
+    action = signup_action(existing.status if existing else None)
+    if action is SignupAction.NOTHING:
+        return action
+    if existing is None:
+        subscriber = ctx.store.add_subscriber(
+            email, now=now, status=SubscriberStatus.PENDING, regions=regions, source=source
+        )
+    else:
+        assert existing.id is not None
+        if action is SignupAction.REOPEN:
+            ctx.store.set_subscriber_status(
+                existing.id, SubscriberStatus.PENDING, now=now, reason="signed up again"
+            )
+        subscriber = ctx.store.set_subscriber_regions(existing.id, regions, now=now)
+    send_confirmation(ctx, secret, subscriber, now)
+    return action
+
+
+def send_confirmation(ctx: Context, secret: str, subscriber: Subscriber, now: datetime) -> None:
+    url = link_url(ctx, secret, Purpose.CONFIRM, subscriber, now)
+    email = render_confirmation(ctx.config, url, ctx.config.subscriptions.confirm_max_age)
+    message = Message(
+        subject=email.subject,
+        html=email.html,
+        text=email.text,
+        categories=(CONFIRM_CATEGORY,),
+    )
+    send_transactional(ctx, message, Recipient(email=subscriber.email, name=subscriber.name))
+
+
+def confirm(ctx: Context, link: Link, now: datetime) -> ConfirmOutcome:
+    """PENDING -> ACTIVE; idempotent; never brings back one who left."""
+    outcome = confirm_outcome(link.subscriber.status)
+    if outcome is ConfirmOutcome.ACTIVATED:
+        ctx.store.set_subscriber_status(
+            link.id, SubscriberStatus.ACTIVE, now=now, reason="confirmed"
+        )
+    return outcome
+
+
+def unsubscribe(ctx: Context, link: Link, now: datetime, how: str) -> UnsubscribeOutcome:
+    outcome = unsubscribe_outcome(link.subscriber.status)
+    if outcome is UnsubscribeOutcome.UNSUBSCRIBED:
+        ctx.store.set_subscriber_status(link.id, SubscriberStatus.UNSUBSCRIBED, now=now, reason=how)
+    return outcome
+
+
+def save_regions(
+    ctx: Context, link: Link, regions: tuple[str, ...] | None, now: datetime
+) -> Subscriber:
+    return ctx.store.set_subscriber_regions(link.id, regions, now=now)
+
+
+def choose_regions(
+    config_regions: tuple[str, ...], scope: str | None, chosen: list[str]
+) -> tuple[str, ...] | None:
+    """The regions a form chose: None for every region; `ValueError` with the reason.
+
+    ``scope="all"`` (or no scope and nothing ticked, as on the sign-up form) means
+    every region; otherwise the ticked names, in the config's order, each known.
+    """
+    if len(chosen) > len(config_regions):
+        raise ValueError("too many regions chosen")
+    unknown = [name for name in chosen if name not in config_regions]
+    if unknown:
+        raise ValueError(f"unknown region: {unknown[0][:100]}")
+    if scope == "all" or (scope is None and not chosen):
+        return None
+    if scope not in (None, "some"):
+        raise ValueError("choose every region, or some of them")
+    if not chosen:
+        raise ValueError("tick at least one region, or choose every region")
+    picked = set(chosen)
+    ordered = tuple(name for name in config_regions if name in picked)
+    return None if len(ordered) == len(config_regions) else ordered

@@ -1,0 +1,85 @@
+"""The public pages' templates: a Jinja2 environment over ``templates/web/`` and the
+newsletter's brand as page context and as one stylesheet.
+
+What it does: renders a page template with the newsletter's name, publication,
+postal address, logo and brand colours (autoescape on for every template), and the
+brand stylesheet served at ``/assets/site.css`` (so the CSP needs no inline style).
+What it does not do: decide what a page says (the routes do) or read the store.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from bot.config import Config
+from bot.errors import ConfigError
+from bot.render.email import palette, templates_dir
+from bot.render.links import safe_url
+from bot.render.text import plain
+
+_FONT_STACK = re.compile(r"^[A-Za-z0-9 ,'\"-]{1,200}$")
+
+
+@lru_cache(maxsize=4)
+def _environment(directory: Path) -> Environment:
+    web = directory / "web"
+    if not web.is_dir():
+        raise ConfigError(f"no web templates in {web}; the templates folder must hold web/")
+    return Environment(
+        loader=FileSystemLoader(web),
+        autoescape=True,  # every page; the stylesheet's only raw values are checked below
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def environment() -> Environment:
+    return _environment(templates_dir())
+
+
+def newsletter_context(config: Config) -> dict[str, Any]:
+    """What the base layout shows: names, links, logo, address."""
+    news = config.newsletter
+    brand = news.brand
+    logo_url = safe_url(brand.logo_url)
+    return {
+        "name": plain(news.name, 100),
+        "publication": plain(news.publication, 100),
+        "site_url": safe_url(news.site_url) or "/",
+        "pitch": plain(news.pitch, 600),
+        "address": plain(news.postal_address, 300),
+        "logo": (
+            {"url": logo_url, "width": brand.logo_width, "height": brand.logo_height}
+            if logo_url
+            else None
+        ),
+    }
+
+
+def render_page(config: Config, template: str, **values: Any) -> str:
+    page = environment().get_template(template)
+    return page.render({"newsletter": newsletter_context(config), **values})
+
+
+def render_stylesheet(config: Config) -> str:
+    brand = config.newsletter.brand
+    light, _dark = palette(brand)
+    fonts = {"heading": _font(brand.heading_font), "body": _font(brand.body_font)}
+    return environment().get_template("site.css").render(c=light, f=fonts)
+
+
+def _font(stack: str) -> Markup:
+    """A font stack safe to place raw in CSS (autoescape would mangle its quotes)."""
+    if not _FONT_STACK.match(stack):
+        raise ConfigError(
+            f"newsletter.brand font {stack!r} may hold only letters, digits, spaces, "
+            "commas, hyphens and quotes"
+        )
+    return Markup(stack.replace('"', "'"))

@@ -1,0 +1,220 @@
+"""Signed link tokens: made and read with one injected clock; everything else refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+
+from bot.config import parse_config
+from bot.errors import ConfigError, TokenError
+from bot.render.tokens import SUBSTITUTIONS
+from bot.tokens import (
+    MAX_TOKEN_LENGTH,
+    Purpose,
+    TokenClaims,
+    TokenExpired,
+    confirm_url,
+    make_token,
+    read_token,
+    secret_key_from_env,
+    subscriber_links,
+)
+from bot.types import Subscriber, SubscriberStatus
+
+SECRET = "s" * 40
+OTHER_SECRET = "t" * 40
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+MAX_AGE = timedelta(days=7)
+EMAIL = "ann@example.org"
+
+CONFIG = """\
+newsletter:
+  publication: Example
+  site_url: https://example.org
+  sender: {email: news@example.org}
+  postal_address: 1 Example Street
+  base_url: https://news.example.org/
+feeds:
+  - name: main
+    url: https://example.org/feed.rss
+regions:
+  - name: Europe
+"""
+
+
+def token() -> str:
+    return make_token(SECRET, Purpose.UNSUBSCRIBE, 42, EMAIL, NOW)
+
+
+def flip(text: str, index: int) -> str:
+    """`text` with the character at `index` changed to another token character."""
+    char = text[index]
+    return text[:index] + ("A" if char != "A" else "B") + text[index + 1 :]
+
+
+def payload_altered() -> str:
+    t = token()
+    return flip(t, 2)
+
+
+def signature_altered() -> str:
+    t = token()
+    return flip(t, len(t) - 3)
+
+
+def timestamp_altered() -> str:
+    payload, stamp, sig = token().split(".")
+    return f"{payload}.{flip(stamp, 1)}.{sig}"
+
+
+def other_person() -> str:
+    # a genuine token's signature pasted onto another person's payload
+    mine = make_token(SECRET, Purpose.UNSUBSCRIBE, 43, "bob@example.org", NOW).split(".")
+    theirs = token().split(".")
+    return ".".join([mine[0], theirs[1], theirs[2]])
+
+
+ACCEPT: list[tuple[str, Callable[[], str], datetime]] = [
+    ("fresh", token, NOW),
+    ("at max_age exactly", token, NOW + MAX_AGE),
+    ("made a little in the future (skew)", token, NOW - timedelta(minutes=4)),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "read_at"), ACCEPT, ids=[c[0] for c in ACCEPT])
+def test_valid_tokens_read_back(case: str, make: Callable[[], str], read_at: datetime) -> None:
+    claims = read_token(SECRET, Purpose.UNSUBSCRIBE, make(), max_age=MAX_AGE, now=read_at)
+    assert claims == TokenClaims(42, EMAIL, Purpose.UNSUBSCRIBE, NOW)
+
+
+REFUSE: list[tuple[str, Callable[[], str], str, Purpose, datetime, type[TokenError]]] = [
+    ("payload altered", payload_altered, SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    ("signature altered", signature_altered, SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    ("timestamp altered", timestamp_altered, SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    ("someone else's payload", other_person, SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    ("wrong purpose", token, SECRET, Purpose.PREFERENCES, NOW, TokenError),
+    ("confirm with unsubscribe", token, SECRET, Purpose.CONFIRM, NOW, TokenError),
+    ("wrong secret", token, OTHER_SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    (
+        "expired at max_age + 1s",
+        token,
+        SECRET,
+        Purpose.UNSUBSCRIBE,
+        NOW + MAX_AGE + timedelta(seconds=1),
+        TokenExpired,
+    ),
+    (
+        "from the future",
+        token,
+        SECRET,
+        Purpose.UNSUBSCRIBE,
+        NOW - timedelta(hours=1),
+        TokenError,
+    ),
+    ("empty", lambda: "", SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    ("garbage", lambda: "not-a-token", SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    ("dots only", lambda: "..", SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    ("bad characters", lambda: token() + "<script>", SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    ("bad base64", lambda: "!!!." + token(), SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+    (
+        "overlong",
+        lambda: "A" * (MAX_TOKEN_LENGTH + 1),
+        SECRET,
+        Purpose.UNSUBSCRIBE,
+        NOW,
+        TokenError,
+    ),
+    ("huge", lambda: token() * 100_000, SECRET, Purpose.UNSUBSCRIBE, NOW, TokenError),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "make", "secret", "purpose", "read_at", "error"), REFUSE, ids=[c[0] for c in REFUSE]
+)
+def test_bad_tokens_are_refused(
+    case: str,
+    make: Callable[[], str],
+    secret: str,
+    purpose: Purpose,
+    read_at: datetime,
+    error: type[TokenError],
+) -> None:
+    with pytest.raises(TokenError) as info:
+        read_token(secret, purpose, make(), max_age=MAX_AGE, now=read_at)
+    assert type(info.value) is error
+    assert "link" in str(info.value)  # a message for the page, not a traceback
+
+
+def test_each_purpose_makes_a_different_token() -> None:
+    made = {make_token(SECRET, p, 42, EMAIL, NOW) for p in Purpose}
+    assert len(made) == len(Purpose)
+
+
+def test_signed_payload_of_wrong_shape_is_refused() -> None:
+    # signed with our key and salt, but not an [id, email] pair: refused, never a crash
+    from bot.tokens import _serializer
+
+    signer = _serializer(SECRET, Purpose.CONFIRM, NOW)
+    assert read_token(SECRET, Purpose.CONFIRM, signer.dumps([1, EMAIL]), max_age=MAX_AGE, now=NOW)
+    for payload in ({"id": 1}, [1], [True, EMAIL], ["1", EMAIL], [1, 2]):
+        with pytest.raises(TokenError):
+            read_token(SECRET, Purpose.CONFIRM, signer.dumps(payload), max_age=MAX_AGE, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "is not set"),
+        ("", "is not set"),
+        ("short", "too short"),
+        ("x" * 31, "too short"),
+    ],
+)
+def test_secret_key_from_env_refuses(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, message: str
+) -> None:
+    if value is None:
+        monkeypatch.delenv("ROUNDUP_SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("ROUNDUP_SECRET_KEY", value)
+    with pytest.raises(ConfigError, match=message) as info:
+        secret_key_from_env()
+    assert info.value.exit_code == 2
+    assert "ROUNDUP_SECRET_KEY" in str(info.value)
+
+
+def test_secret_key_from_env_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUNDUP_SECRET_KEY", "k" * 32)
+    assert secret_key_from_env() == "k" * 32
+
+
+def test_subscriber_links_are_tokens_under_base_url() -> None:
+    config = parse_config(CONFIG)
+    sub = Subscriber(email=EMAIL, status=SubscriberStatus.ACTIVE, id=42)
+    links = subscriber_links(config, SECRET, sub, NOW)
+    assert set(links) == set(SUBSTITUTIONS)
+    assert links["email"] == EMAIL
+    for key, purpose in (
+        ("unsubscribe_url", Purpose.UNSUBSCRIBE),
+        ("preferences_url", Purpose.PREFERENCES),
+    ):
+        url = urlsplit(links[key])
+        assert (url.scheme, url.netloc) == ("https", "news.example.org")
+        prefix, tok = url.path.rsplit("/", 1)
+        assert prefix == f"/{purpose.value}"
+        claims = read_token(SECRET, purpose, tok, max_age=MAX_AGE, now=NOW)
+        assert (claims.subscriber_id, claims.email) == (42, EMAIL)
+    confirm = urlsplit(confirm_url(config, SECRET, sub, NOW))
+    assert confirm.path.startswith("/confirm/")
+
+
+def test_links_need_a_base_url_and_a_stored_subscriber() -> None:
+    config = parse_config(CONFIG.replace("  base_url: https://news.example.org/\n", ""))
+    sub = Subscriber(email=EMAIL, status=SubscriberStatus.ACTIVE, id=42)
+    with pytest.raises(ConfigError, match="base_url"):
+        subscriber_links(config, SECRET, sub, NOW)
+    with pytest.raises(ValueError, match="id"):
+        subscriber_links(parse_config(CONFIG), SECRET, Subscriber(EMAIL, sub.status), NOW)
