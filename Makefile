@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# Two workers: the suite is I/O-bound (HTTP servers, subprocesses, databases).
+PYTEST_ARGS ?= -n 2
 
 .PHONY: install demo test lint typecheck pytest bench golden clean
 
