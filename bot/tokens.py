@@ -1,18 +1,20 @@
 """Signed, expiring link tokens for subscribers (confirm, unsubscribe, preferences).
 
-What it does: makes a URL-safe token that names a subscriber (id and email) for one
+What it does: makes a URL-safe token that names a subscriber (id and a keyed digest
+of the email: the address itself never appears in a link, a header or a log) for one
 purpose, signed with `ROUNDUP_SECRET_KEY` (itsdangerous, a salt per purpose, so an
 unsubscribe token cannot confirm or open preferences) and stamped with the time it
 was made, read from the injected `now`; reads one back, refusing anything forged,
 altered, for another purpose, too long, or older than `max_age`; builds the
 per-recipient link values a send substitutes into each email.
-What it does not do: look the subscriber up. The claims carry the email the token
-was made for; the caller checks it against the subscriber's current email, so a
-token stops working once the address changed.
+What it does not do: look the subscriber up. The claims carry the digest of the
+email the token was made for; the caller checks it against the subscriber's current
+email (`TokenClaims.names`), so a token stops working once the address changed.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 from dataclasses import dataclass
@@ -29,8 +31,11 @@ from bot.types import Subscriber
 
 SECRET_ENV = "ROUNDUP_SECRET_KEY"
 MIN_SECRET_LENGTH = 32
-# An honest token is well under this (an email is at most 254 characters); anything
-# longer is refused before it is decoded, so a caller cannot make us inflate it.
+# Hex characters of the keyed email digest in a token: 64 bits tell one address
+# from another; a forger needs the secret anyway.
+DIGEST_CHARS = 16
+# An honest token is well under this; anything longer is refused before it is
+# decoded, so a caller cannot make us inflate it.
 MAX_TOKEN_LENGTH = 512
 # Tokens made by another process whose clock runs a little ahead are still fine.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -53,16 +58,25 @@ class TokenExpired(TokenError):
 @dataclass(frozen=True)
 class TokenClaims:
     subscriber_id: int
-    email: str
+    email_digest: str  # `email_digest(secret, email)` of the address it was made for
     purpose: Purpose
     issued_at: datetime
 
+    def names(self, secret: str, email: str) -> bool:
+        """True when the token was made for `email` (compared in constant time)."""
+        return hmac.compare_digest(self.email_digest, email_digest(secret, email))
+
+
+def email_digest(secret: str, email: str) -> str:
+    """A short keyed digest of an address: a link can name it without showing it."""
+    mac = hmac.new(secret.encode("utf-8"), b"roundup.email\0" + email.encode("utf-8"), "sha256")
+    return mac.hexdigest()[:DIGEST_CHARS]
+
 
 def make_token(secret: str, purpose: Purpose, subscriber_id: int, email: str, now: datetime) -> str:
-    """A token naming `subscriber_id` and `email` for `purpose`, issued at `now`."""
-    token = _serializer(secret, purpose, now).dumps([subscriber_id, email])
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise ValueError(f"a token for {email!r} would be longer than {MAX_TOKEN_LENGTH}")
+    """A token naming `subscriber_id` and (by digest) `email` for `purpose`, issued at `now`."""
+    payload = [subscriber_id, email_digest(secret, email)]
+    token: str = _serializer(secret, purpose, now).dumps(payload)
     return token
 
 
@@ -154,11 +168,12 @@ def _claims(payload: Any, purpose: Purpose, issued_at: datetime) -> TokenClaims:
         or not isinstance(payload[0], int)
         or isinstance(payload[0], bool)
         or not isinstance(payload[1], str)
+        or len(payload[1]) != DIGEST_CHARS
     ):
         raise TokenError(INVALID)
     return TokenClaims(
         subscriber_id=payload[0],
-        email=payload[1],
+        email_digest=payload[1],
         purpose=purpose,
         issued_at=issued_at.astimezone(UTC),
     )

@@ -297,3 +297,13 @@ def test_iter_items_streams_every_item_in_stable_order(store: Store) -> None:
     assert [s.key for s in store.iter_items(batch_size=57)] == keys
     with pytest.raises(ValueError, match="batch_size"):
         next(store.iter_items(batch_size=0))
+
+
+def test_webhook_events_are_recorded_once(store: Store) -> None:
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert not store.webhook_event_seen("ev-1")
+    assert store.record_webhook_event("ev-1", "bounce", "a@example.org", None, now)
+    assert store.webhook_event_seen("ev-1")
+    assert not store.record_webhook_event("ev-1", "bounce", "a@example.org", None, now)
+    assert store.record_webhook_event("ev-2", "delivered", None, 7, now)
+    assert not store.webhook_event_seen("ev-3")

@@ -22,8 +22,8 @@ from bot.store import Store
 from bot.tokens import Purpose, make_token
 from bot.types import Subscriber, SubscriberStatus
 from tests.fixtures.render.editions import fixture_config
-from tests.fixtures.webhook.liveapp import SECRET, LiveApp
-from tests.fixtures.webhook.signing import WebhookSigner, body_of
+from tests.webapp import SECRET, LiveApp
+from tests.webhook_signing import WebhookSigner, body_of
 
 S = SubscriberStatus
 REGIONS = ("Middle East", "Asia-Pacific", "Europe", "More from the site")

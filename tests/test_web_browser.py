@@ -19,7 +19,7 @@ from bot.store import open_store
 from bot.types import SubscriberStatus
 from tests.browser import launch, loopback_page
 from tests.fixtures.render.editions import fixture_config
-from tests.fixtures.webhook.liveapp import LiveApp
+from tests.webapp import LiveApp
 
 pytestmark = pytest.mark.browser
 

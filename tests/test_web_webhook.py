@@ -28,7 +28,7 @@ from bot.send.webhook import (
 from bot.store import Store
 from bot.store.ledger import Planned
 from bot.types import BatchState, SubscriberStatus
-from tests.fixtures.webhook.signing import (
+from tests.webhook_signing import (
     SIGNATURE,
     TIMESTAMP,
     WebhookSigner,

@@ -17,6 +17,11 @@ from bot.types import BatchState
 
 # The outcomes a transport may report for one batch.
 OUTCOMES = (BatchState.ACCEPTED, BatchState.FAILED, BatchState.AMBIGUOUS)
+# The custom_args keys a round-up request carries. SendGrid copies custom_args onto
+# each event of the message as top-level keys, which is how the event webhook finds
+# the batch a `delivered` event settles.
+EDITION_ARG = "edition"
+BATCH_ARG = "batch"
 
 
 @dataclass(frozen=True)

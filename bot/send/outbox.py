@@ -24,7 +24,7 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.config import Config
 from bot.render.tokens import fill
-from bot.send.message import Message, Recipient, SendResult
+from bot.send.message import EDITION_ARG, Message, Recipient, SendResult
 from bot.types import BatchState
 
 TRANSACTIONAL = "transactional"
@@ -33,7 +33,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 def mbox_name(message: Message) -> str:
     """The mbox file a message goes to (see the module docstring)."""
-    edition = message.custom_args.get("edition")
+    edition = message.custom_args.get(EDITION_ARG)
     if not edition:
         return f"{TRANSACTIONAL}.mbox"
     stem = _UNSAFE.sub("_", edition).strip("._") or "edition"

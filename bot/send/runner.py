@@ -28,7 +28,7 @@ from bot import edition as editions
 from bot.context import Context
 from bot.errors import EditionError, LeaseError, SendError
 from bot.render import Rendered, render_edition
-from bot.send.message import Recipient, Transport
+from bot.send.message import BATCH_ARG, EDITION_ARG, Recipient, Transport
 from bot.send.plan import RegionSets, edition_message, sendable, subject_for_test_copy
 from bot.store.ledger import LedgerSummary, Planned
 from bot.tokens import secret_key_from_env, subscriber_links
@@ -224,7 +224,7 @@ class _BatchSender:
         message = edition_message(
             ctx.config,
             self._render(batch.regions),
-            custom_args={"edition": self.edition.key, "batch": str(batch.id)},
+            custom_args={EDITION_ARG: self.edition.key, BATCH_ARG: str(batch.id)},
         )
         claimed = ctx.store.claim_batch(
             batch.id, transport=self.transport.name, now=now, from_states=(batch.state,)
@@ -317,7 +317,7 @@ def send_test(
     message = edition_message(
         config,
         rendered,
-        custom_args={"edition": edition.key, "test": "1"},
+        custom_args={EDITION_ARG: edition.key, "test": "1"},
         subject=subject_for_test_copy(config, rendered.subject),
     )
     # The links of a test copy work when the address is a subscriber's; otherwise

@@ -20,20 +20,18 @@ import binascii
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
 from sendgrid.helpers.eventwebhook import EventWebhook
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import ensure_utc
 from bot.errors import ConfigError, RoundupError
+from bot.send.message import BATCH_ARG
 from bot.store import Store
-from bot.store.schema import webhook_events
 from bot.types import SubscriberStatus
 
 log = logging.getLogger(__name__)
@@ -45,9 +43,6 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_BODY_BYTES = 2_000_000
 MAX_EVENTS = 10_000
 REPLAY_WINDOW = timedelta(minutes=10)
-# The custom_args key the sender puts its batch id under; SendGrid copies
-# custom_args onto each event as top-level keys.
-BATCH_ID_ARG = "batch"
 _MAX_FIELD = 1000  # longest email / event id we keep
 
 
@@ -186,7 +181,7 @@ def _event(raw: Any) -> Event | None:
         event_id=event_id,
         event=kind,
         email=_text(raw.get("email")),
-        batch_id=_int(raw.get(BATCH_ID_ARG)),
+        batch_id=_int(raw.get(BATCH_ARG)),
         bounce_type=_text(raw.get("type")),
         reason=_text(raw.get("reason")),
     )
@@ -234,7 +229,7 @@ def apply_events(store: Store, events: Sequence[Event], now: datetime) -> ApplyR
     """
     applied = replayed = ignored = 0
     for event in events:
-        if _seen(store, event.event_id):
+        if store.webhook_event_seen(event.event_id):
             replayed += 1
             continue
         if _apply(store, event, now):
@@ -243,7 +238,9 @@ def apply_events(store: Store, events: Sequence[Event], now: datetime) -> ApplyR
             ignored += 1
         # Opens, clicks and the like are never acted on: keep no row for them.
         if event.event in _STATUS_OF_EVENT or event.event == "delivered":
-            _record(store, event, now)
+            store.record_webhook_event(
+                event.event_id, event.event, event.email, event.batch_id, now
+            )
     return ApplyResult(applied=applied, replayed=replayed, ignored=ignored)
 
 
@@ -259,23 +256,3 @@ def _apply(store: Store, event: Event, now: datetime) -> bool:
         store.confirm_batch_delivered(event.batch_id, now)
         return True
     return False
-
-
-def _seen(store: Store, event_id: str) -> bool:
-    query = select(webhook_events.c.event_id).where(webhook_events.c.event_id == event_id)
-    with store._read() as conn:
-        return conn.execute(query).first() is not None
-
-
-def _record(store: Store, event: Event, now: datetime) -> None:
-    values: Mapping[str, Any] = {
-        "event_id": event.event_id,
-        "event": event.event[:100],
-        "email": event.email,
-        "batch_id": event.batch_id,
-        "received_at": ensure_utc(now),
-    }
-    insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
-    stmt = insert(webhook_events).values(**values).on_conflict_do_nothing()
-    with store._write() as conn:
-        conn.execute(stmt)

@@ -3,7 +3,8 @@
 What it does: opens a store for a URL (SQLite file, in-memory SQLite, or PostgreSQL
 through psycopg 3), migrates it on request, reports its schema revision against the
 code's, and closes it. The feature methods come from the mixins: feeds, items,
-editions (with the audit log), leases.
+editions (with the audit log), leases, subscribers, the delivery ledger and
+webhook events.
 What it does not do: migrate on open (callers choose: `roundup db upgrade`, or the
 context factory), or hold any state beyond the engine.
 """
@@ -32,12 +33,21 @@ from bot.store.items import ItemsMixin
 from bot.store.leases import LeasesMixin
 from bot.store.ledger import LedgerMixin
 from bot.store.subscribers import SubscribersMixin
+from bot.store.webhooks import WebhookEventsMixin
 
 
 class Store(
-    FeedsMixin, ItemsMixin, EditionsMixin, LeasesMixin, LedgerMixin, SubscribersMixin, StoreBase
+    FeedsMixin,
+    ItemsMixin,
+    EditionsMixin,
+    LeasesMixin,
+    LedgerMixin,
+    SubscribersMixin,
+    WebhookEventsMixin,
+    StoreBase,
 ):
-    """roundup's database: feeds, items, editions, audit log, leases."""
+    """roundup's database: feeds, items, editions, audit log, leases, subscribers,
+    the delivery ledger, webhook events."""
 
     def __repr__(self) -> str:
         return f"Store({safe_url(self.url)!r})"

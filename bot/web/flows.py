@@ -106,7 +106,7 @@ def subscriber_for(ctx: Context, secret: str, purpose: Purpose, token: str, now:
     max_age = subs.confirm_max_age if purpose is Purpose.CONFIRM else subs.link_max_age
     claims = read_token(secret, purpose, token, max_age=max_age, now=now)
     subscriber = ctx.store.get_subscriber_by_id(claims.subscriber_id)
-    if subscriber is None or subscriber.email != claims.email:
+    if subscriber is None or not claims.names(secret, subscriber.email):
         raise TokenError("this link is no longer valid: the address it was made for has changed")
     return Link(subscriber, claims)
 
