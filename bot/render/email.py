@@ -45,7 +45,7 @@ TEMPLATES_ENV = "ROUNDUP_TEMPLATES"
 IMAGE = {"width": 520, "height": 347}
 _FONT_STACK = re.compile(r"^[A-Za-z0-9 ,'\"-]{1,200}$")
 _DARK = {"page": "#121212", "card": "#1e1e1e", "text": "#ececec", "muted": "#a8a8a8"}
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, minify_css=True, load_remote_stylesheets=False)
+INLINER = css_inline.CSSInliner(keep_at_rules=True, minify_css=True, load_remote_stylesheets=False)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ def templates_dir() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _environment(directory: Path) -> Environment:
+def environment(directory: Path) -> Environment:
+    """The Jinja2 environment of the email templates under `directory` (autoescaped)."""
     return Environment(
         loader=FileSystemLoader(directory / "email"),
         autoescape=select_autoescape(
@@ -129,7 +130,7 @@ def render_parts(
         "browser_url": edition_url(newsletter, edition.key),
         "tokens": tokens(),
     }
-    env = _environment(templates_dir())
+    env = environment(templates_dir())
     html = env.get_template("roundup.html").render(
         common | _html_context(config, sections, intro, preheader)
     )
@@ -137,7 +138,7 @@ def render_parts(
     return Rendered(
         subject=subject,
         preheader=preheader,
-        html=_INLINER.inline(html) if inline else html,
+        html=INLINER.inline(html) if inline else html,
         text=text,
         regions=tuple(s.name for s in sections),
         story_count=sum(len(s.stories) for s in sections),
@@ -158,7 +159,7 @@ def _html_context(
         "preheader_pad": Markup("&zwnj;&nbsp;" * 90),
         "c": light,
         "d": dark,
-        "f": {"heading": _font(brand.heading_font), "body": _font(brand.body_font)},
+        "f": {"heading": font_stack(brand.heading_font), "body": font_stack(brand.body_font)},
         "logo": (
             {"url": logo_url, "width": brand.logo_width, "height": brand.logo_height}
             if logo_url
@@ -167,11 +168,12 @@ def _html_context(
         "image": IMAGE,
         "intro": Markup(intro),
         "sections": sections,
-        "newsletter": _newsletter(config),
+        "newsletter": newsletter_context(config),
     }
 
 
-def _newsletter(config: Config) -> dict[str, Any]:
+def newsletter_context(config: Config) -> dict[str, Any]:
+    """What every email template shows of the newsletter: name, links, address."""
     newsletter = config.newsletter
     return {
         "name": plain(newsletter.name, 100),
@@ -184,7 +186,7 @@ def _newsletter(config: Config) -> dict[str, Any]:
 
 
 def _text_context(config: Config, sections: list[Section], intro: str) -> dict[str, Any]:
-    news = _newsletter(config)
+    news = newsletter_context(config)
     refs = LinkRefs()
     paragraphs = html_to_text(intro, refs)
     text_sections = []
@@ -249,7 +251,7 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
 
-def _font(stack: str) -> Markup:
+def font_stack(stack: str) -> Markup:
     """A font stack safe to place raw in CSS (it goes into <style>, unescaped)."""
     if not _FONT_STACK.match(stack):
         raise ConfigError(

@@ -18,10 +18,10 @@ from markupsafe import Markup
 
 from bot.config import Config
 from bot.render.email import (
-    _INLINER,
-    _environment,
-    _font,
-    _newsletter,
+    INLINER,
+    environment,
+    font_stack,
+    newsletter_context,
     palette,
     templates_dir,
 )
@@ -50,7 +50,7 @@ def render_confirmation(config: Config, confirm_url: str, max_age: timedelta) ->
     if link is None:
         raise ValueError(f"the confirmation link {confirm_url!r} is not an absolute http(s) URL")
     subject = confirm_subject(config)
-    news = _newsletter(config)
+    news = newsletter_context(config)
     brand = config.newsletter.brand
     light, dark = palette(brand)
     days = _days(max_age)
@@ -61,7 +61,7 @@ def render_confirmation(config: Config, confirm_url: str, max_age: timedelta) ->
         "valid_for": days,
         "newsletter": news,
     }
-    env = _environment(templates_dir())
+    env = environment(templates_dir())
     html = env.get_template("confirm.html").render(
         common
         | {
@@ -69,7 +69,7 @@ def render_confirmation(config: Config, confirm_url: str, max_age: timedelta) ->
             "preheader_pad": Markup("&zwnj;&nbsp;" * 90),
             "c": light,
             "d": dark,
-            "f": {"heading": _font(brand.heading_font), "body": _font(brand.body_font)},
+            "f": {"heading": font_stack(brand.heading_font), "body": font_stack(brand.body_font)},
         }
     )
     text = env.get_template("confirm.txt").render(
@@ -87,7 +87,7 @@ def render_confirmation(config: Config, confirm_url: str, max_age: timedelta) ->
             "rule": "-" * WIDTH,
         }
     )
-    return TransactionalEmail(subject=subject, html=_INLINER.inline(html), text=text)
+    return TransactionalEmail(subject=subject, html=INLINER.inline(html), text=text)
 
 
 def _days(max_age: timedelta) -> str:

@@ -9,21 +9,17 @@ What it does not do: decide what a page says (the routes do) or read the store.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
 
 from bot.config import Config
 from bot.errors import ConfigError
-from bot.render.email import palette, templates_dir
+from bot.render.email import font_stack, palette, templates_dir
 from bot.render.links import safe_url
 from bot.render.text import plain
-
-_FONT_STACK = re.compile(r"^[A-Za-z0-9 ,'\"-]{1,200}$")
 
 
 @lru_cache(maxsize=4)
@@ -71,15 +67,5 @@ def render_page(config: Config, template: str, **values: Any) -> str:
 def render_stylesheet(config: Config) -> str:
     brand = config.newsletter.brand
     light, _dark = palette(brand)
-    fonts = {"heading": _font(brand.heading_font), "body": _font(brand.body_font)}
+    fonts = {"heading": font_stack(brand.heading_font), "body": font_stack(brand.body_font)}
     return environment().get_template("site.css").render(c=light, f=fonts)
-
-
-def _font(stack: str) -> Markup:
-    """A font stack safe to place raw in CSS (autoescape would mangle its quotes)."""
-    if not _FONT_STACK.match(stack):
-        raise ConfigError(
-            f"newsletter.brand font {stack!r} may hold only letters, digits, spaces, "
-            "commas, hyphens and quotes"
-        )
-    return Markup(stack.replace('"', "'"))
