@@ -37,6 +37,8 @@ def test_shipped_config_loads() -> None:
     assert [r.name for r in config.regions][:3] == ["Middle East", "Asia-Pacific", "Europe"]
     assert config.feeds[0].url == "https://responsiblestatecraft.org/feeds/feed.rss"
     assert config.region_names[-1] == config.fallback.name
+    # Emails need both halves of List-Unsubscribe and links into the web app.
+    assert config.newsletter.unsubscribe_mailto and config.newsletter.base_url
 
 
 def test_minimal_config_has_defaults() -> None:
