@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.ingest import backoff_delay, canonical_url, is_due, next_due
+from bot.ingest.due import retry_after_delay
 from bot.ingest.outcome import Fetched, Timing, failed, succeeded
 from bot.ingest.text import html_to_text, sanitise_html, split_credit, trim_text
 from bot.ingest.urls import resolve_link
@@ -270,3 +271,40 @@ def test_split_credit(lines: list[str], rest: list[str] | None, credit: str | No
     got_rest, got_credit = split_credit(lines)
     assert got_rest == (lines if rest is None else rest)
     assert got_credit == credit
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("120", timedelta(seconds=120)),
+        (" 0 ", timedelta(0)),
+        ("Tue, 24 Nov 2026 13:00:00 GMT", timedelta(hours=1)),
+        ("Tue, 24 Nov 2026 11:00:00 GMT", timedelta(0)),  # already past: no wait
+        ("soon", None),
+        ("-5", None),
+        ("99999999999999999999", timedelta(seconds=10**9)),  # bounded
+        ("Tue, 24 Nov 2026 13:00:00 -0000", None),  # no zone said: not trusted
+    ],
+)
+def test_retry_after_delay(header: str | None, expected: timedelta | None) -> None:
+    assert retry_after_delay(header, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "failures_before", "expected"),
+    [
+        (503, "3600", 0, NOW + timedelta(hours=1)),  # later than our backoff: honoured
+        (429, "60", 0, NOW + BASE),  # sooner than our backoff: ours stands
+        (503, "31536000", 0, NOW + CAP),  # a year: capped at backoff_max
+        (500, "3600", 0, NOW + BASE),  # only 429 and 503 carry a meaningful Retry-After
+        (503, None, 2, NOW + 4 * BASE),
+    ],
+)
+def test_failure_honours_retry_after_within_our_cap(
+    status: int, header: str | None, failures_before: int, expected: datetime
+) -> None:
+    before = replace(STATE, consecutive_failures=failures_before)
+    outcome = failed(before, NOW, TIMING, "busy", http_status=status, retry_after=header)
+    assert outcome.state.next_due == expected

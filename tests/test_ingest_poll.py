@@ -310,6 +310,16 @@ def test_failures_back_off_exponentially_and_recover(feed_server: FeedServer) ->
     assert (recovered.state.consecutive_failures, recovered.state.last_error) == (0, None)
 
 
+def test_retry_after_from_a_busy_server_is_honoured(feed_server: FeedServer) -> None:
+    feed_server.feed(
+        "/busy", "slow down", status=429, content_type="text/plain", headers={"Retry-After": "7200"}
+    )
+    outcome = _poll_one(_state(feed_server, "/busy"))
+    assert outcome.status is FetchStatus.FAILED
+    assert outcome.error is not None and "429" in outcome.error
+    assert outcome.state.next_due == NOW + timedelta(hours=2)
+
+
 def test_one_failing_feed_does_not_stop_the_others(feed_server: FeedServer) -> None:
     feed_server.feed("/good1", SEED)
     feed_server.status("/bad", 500)

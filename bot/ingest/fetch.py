@@ -48,9 +48,10 @@ class FetchResult:
 class HTTPStatusFailure(FetchError):
     """The server answered with an error status; `status` is that status."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, retry_after: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # the Retry-After header as sent, if any
 
 
 def _short(text: str, limit: int = MAX_ERROR_CHARS) -> str:
@@ -73,7 +74,10 @@ def _http_error(response: httpx.Response, url: str) -> HTTPStatusFailure:
         message += " (the feed is gone: remove it from the config or give its new URL)"
     elif response.status_code in (401, 403):
         message += " (the server refuses us: check the URL or ask the site to allow roundup)"
-    return HTTPStatusFailure(message, response.status_code)
+    retry_after = response.headers.get("retry-after")
+    return HTTPStatusFailure(
+        message, response.status_code, _short(retry_after, 100) if retry_after else None
+    )
 
 
 def _redirect_target(response: httpx.Response, url: str) -> str:

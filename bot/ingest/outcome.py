@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.ingest.due import next_due
+from bot.ingest.due import next_due, retry_after_delay
 from bot.types import FeedState, FetchStatus, Item
 
 MAX_ERROR_CHARS = 1000
@@ -86,16 +86,18 @@ def failed(
     error: str,
     *,
     http_status: int | None = None,
+    retry_after: str | None = None,
     warnings: tuple[str, ...] = (),
 ) -> FeedOutcome:
     error = " ".join(error.split())[:MAX_ERROR_CHARS]
+    wait = retry_after_delay(retry_after, now) if http_status in (429, 503) else None
     after = replace(
         state,
         last_attempt=now,
         consecutive_failures=state.consecutive_failures + 1,
         last_error=error,
     )
-    after = replace(after, next_due=_next(after, now, timing, ok=False))
+    after = replace(after, next_due=_next(after, now, timing, ok=False, retry_after=wait))
     return FeedOutcome(
         name=state.name,
         status=FetchStatus.FAILED,
@@ -106,7 +108,14 @@ def failed(
     )
 
 
-def _next(state: FeedState, now: datetime, timing: Timing, *, ok: bool) -> datetime:
+def _next(
+    state: FeedState,
+    now: datetime,
+    timing: Timing,
+    *,
+    ok: bool,
+    retry_after: timedelta | None = None,
+) -> datetime:
     return next_due(
         state,
         now,
@@ -114,4 +123,5 @@ def _next(state: FeedState, now: datetime, timing: Timing, *, ok: bool) -> datet
         interval=timing.interval,
         backoff_base=timing.backoff_base,
         backoff_max=timing.backoff_max,
+        retry_after=retry_after,
     )

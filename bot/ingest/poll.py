@@ -135,8 +135,16 @@ async def _poll(
                 max_body_bytes=settings.max_body_bytes,
             )
     except FetchError as exc:
-        status = exc.status if isinstance(exc, HTTPStatusFailure) else None
-        return failed(state, now, timing, str(exc), http_status=status)
+        if isinstance(exc, HTTPStatusFailure):
+            return failed(
+                state,
+                now,
+                timing,
+                str(exc),
+                http_status=exc.status,
+                retry_after=exc.retry_after,
+            )
+        return failed(state, now, timing, str(exc))
     except TimeoutError:
         host = urlsplit(state.url).netloc or state.url
         message = f"no complete response from {host} within {deadline:g}s (the per-feed deadline)"
