@@ -258,6 +258,9 @@ class SubscriptionsConfig(_Model):
     """Public sign-up and the lifetimes of the signed links in emails."""
 
     confirm_max_age: Duration = timedelta(days=7)
+    # A pending address signed up again is mailed again at most this often, so the
+    # form cannot be used to flood someone's inbox with confirmation requests.
+    resend_after: Duration = timedelta(minutes=10)
     link_max_age: Duration = timedelta(days=365)  # unsubscribe and preferences links
 
 

@@ -138,11 +138,23 @@ def test_an_existing_address_gets_the_same_page(
     for before, after, mails in EXISTING:
         email = f"{before.value}@example.org"
         add(store, email, before, clock)
+        clock.advance(timedelta(minutes=15))  # a pending one is mailed again, not at once
         known = subscribe(client, email)
         assert known.status_code == 200
         assert known.text.replace(email, "X") == fresh.text.replace("someone-new@example.org", "X")
         assert status(store, email) is after
         assert sum(m.to == email for m in live.mailed()) == mails, before
+
+
+def test_signing_up_again_and_again_mails_once_per_interval(
+    live: LiveApp, client: httpx.Client, clock: FixedClock
+) -> None:
+    for _ in range(5):
+        assert subscribe(client, "target@example.org").status_code == 200
+    assert sum(m.to == "target@example.org" for m in live.mailed()) == 1
+    clock.advance(timedelta(minutes=11))
+    subscribe(client, "target@example.org")
+    assert sum(m.to == "target@example.org" for m in live.mailed()) == 2
 
 
 def test_confirm_never_brings_back_one_who_left(

@@ -3,7 +3,7 @@ and the confirmation email's render."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,28 @@ REGIONS = ("Middle East", "Asia-Pacific", "Europe", "More from the site")
 )
 def test_signup_action(current: SubscriberStatus | None, action: SignupAction) -> None:
     assert signup_action(current) is action
+
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+WAIT = timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    ("current", "since", "action"),
+    [
+        (S.PENDING, timedelta(0), SignupAction.NOTHING),  # just mailed
+        (S.PENDING, timedelta(minutes=9, seconds=59), SignupAction.NOTHING),
+        (S.PENDING, WAIT, SignupAction.RESEND),
+        (S.PENDING, timedelta(days=2), SignupAction.RESEND),
+        (S.UNSUBSCRIBED, timedelta(0), SignupAction.REOPEN),  # a new sign-up, mailed once
+        (None, timedelta(0), SignupAction.CREATE),
+    ],
+)
+def test_a_pending_address_is_mailed_again_only_after_a_while(
+    current: SubscriberStatus | None, since: timedelta, action: SignupAction
+) -> None:
+    got = signup_action(current, last_change=T0, now=T0 + since, resend_after=WAIT)
+    assert got is action
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ on a stranger's say-so). The page answers the same in every case.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 from bot import tokens
@@ -53,9 +53,24 @@ class UnsubscribeOutcome(Enum):
     ALREADY = "already"  # no longer receiving; nothing changes
 
 
-def signup_action(current: SubscriberStatus | None) -> SignupAction:
+def signup_action(
+    current: SubscriberStatus | None,
+    *,
+    last_change: datetime | None = None,
+    now: datetime | None = None,
+    resend_after: timedelta = timedelta(0),
+) -> SignupAction:
+    """What a sign-up of an address in state `current` does. A pending address was
+    mailed when it last changed: it is mailed again only `resend_after` later."""
     if current is None:
         return SignupAction.CREATE
+    if (
+        current is SubscriberStatus.PENDING
+        and last_change is not None
+        and now is not None
+        and now - last_change < resend_after
+    ):
+        return SignupAction.NOTHING
     return {
         SubscriberStatus.PENDING: SignupAction.RESEND,
         SubscriberStatus.ACTIVE: SignupAction.NOTHING,
@@ -128,7 +143,12 @@ def sign_up(
 ) -> SignupAction:
     """Carry out a sign-up of a normalised, valid `email` (see the module docstring)."""
     existing = ctx.store.get_subscriber(email)
-    action = signup_action(existing.status if existing else None)
+    action = signup_action(
+        existing.status if existing else None,
+        last_change=existing.updated_at if existing else None,
+        now=now,
+        resend_after=ctx.config.subscriptions.resend_after,
+    )
     if action is SignupAction.NOTHING:
         return action
     if existing is None:
