@@ -274,3 +274,26 @@ def test_events_for_unknown_addresses_are_ignored_and_recorded(store: Store) -> 
     second = apply_events(store, parse_events(body_of(raw)), NOW)
     assert (first.ignored, second.replayed) == (1, 1)
     assert store.get_subscriber("nobody@example.org") is None
+
+
+def test_an_event_applied_but_not_recorded_is_harmless_to_apply_again(store: Store) -> None:
+    # A crash after applying and before recording: SendGrid retries the post.
+    sub = store.add_subscriber("reader@example.org", now=NOW, status=S.ACTIVE)
+    assert sub.id is not None
+    batch_id = _ambiguous_batch(store, sub.id, sub.email)
+    store.set_subscriber_status(sub.id, S.BOUNCED, now=NOW, reason="sendgrid bounce")
+    store.confirm_batch_delivered(batch_id, NOW)
+    raw = [
+        {"sg_event_id": "ev-d", "event": "delivered", "email": sub.email, "batch": str(batch_id)},
+        {"sg_event_id": "ev-b", "event": "bounce", "email": sub.email, "type": "bounce"},
+    ]
+    later = NOW + timedelta(hours=1)
+    retry = apply_events(store, parse_events(body_of(raw)), later)
+    after = store.get_subscriber(sub.email)
+    assert after is not None and after.status is S.BOUNCED
+    assert after.status_changed_at == NOW  # not set again
+    batch = store.get_batch(batch_id)
+    assert batch is not None and batch.state is BatchState.ACCEPTED and batch.accepted_at == NOW
+    assert store.webhook_event_seen("ev-d") and store.webhook_event_seen("ev-b")
+    assert apply_events(store, parse_events(body_of(raw)), later).replayed == 2
+    assert retry.replayed == 0

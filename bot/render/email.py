@@ -45,6 +45,8 @@ TEMPLATES_ENV = "ROUNDUP_TEMPLATES"
 IMAGE = {"width": 520, "height": 347}
 _FONT_STACK = re.compile(r"^[A-Za-z0-9 ,'\"-]{1,200}$")
 _DARK = {"page": "#121212", "card": "#1e1e1e", "text": "#ececec", "muted": "#a8a8a8"}
+# Moves <style> rules onto elements for clients that drop <style>; keeps @media for
+# dark mode and never fetches remote stylesheets. Shared by every email render.
 INLINER = css_inline.CSSInliner(keep_at_rules=True, minify_css=True, load_remote_stylesheets=False)
 
 

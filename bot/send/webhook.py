@@ -224,8 +224,15 @@ def decide(event: Event, current: SubscriberStatus | None) -> Decision:
 def apply_events(store: Store, events: Sequence[Event], now: datetime) -> ApplyResult:
     """Apply each event not seen before, then record its id; replays change nothing.
 
-    Applying before recording means a crash between the two re-applies the event
-    on SendGrid's retry, which is harmless: every action here is idempotent.
+    Applying and recording are two transactions, not one: the status change and
+    the batch confirmation belong to the subscribers and ledger parts of the store,
+    each with its own transaction, and one store method doing all three would copy
+    their statements. The order makes that safe. Recording after applying means a
+    crash between the two can never lose an event (SendGrid retries the post until
+    we answer 2xx), only apply it again, which changes nothing: the decision is
+    re-made from the subscriber's current status, which only moves up `_RANK`, and
+    only an ambiguous batch is confirmed. The same holds for two posts carrying one
+    event at once.
     """
     applied = replayed = ignored = 0
     for event in events:
