@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.render import content_hash, render_edition
 from bot.render.email import render_parts
-from tests.fixtures.render.editions import fixture_config, full_edition
+from tests.render_editions import fixture_config, full_edition
 
 GMAIL_CLIP_KB = 102
 

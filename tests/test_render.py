@@ -26,7 +26,7 @@ from bot.render import (
 from bot.render.text import intro_html, plain, truncate
 from bot.render.tokens import find_tokens
 from bot.types import Edition, EditionEntry, EditionState, Item, StoredItem
-from tests.fixtures.render.editions import fixture_config, fixture_edition, full_edition
+from tests.render_editions import fixture_config, fixture_edition, full_edition
 
 CONFIG = fixture_config()
 GMAIL_CLIP = 102_000  # bytes; Gmail clips a message body past about 102 KB

@@ -28,7 +28,7 @@ from tinycss2.ast import (  # type: ignore[import-untyped]
 )
 
 from bot.render import render_edition
-from tests.fixtures.render.editions import fixture_config, fixture_edition, full_edition
+from tests.render_editions import fixture_config, fixture_edition, full_edition
 
 SUBSET = Path(__file__).resolve().parent / "fixtures" / "render" / "caniemail-subset.json"
 CLIENTS = ("gmail", "outlook", "apple-mail")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.render import Rendered, render_edition
-from tests.fixtures.render.editions import fixture_config, fixture_edition
+from tests.render_editions import fixture_config, fixture_edition
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 

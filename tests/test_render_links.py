@@ -6,7 +6,7 @@ import pytest
 
 from bot.config import Utm
 from bot.render import add_utm, edition_url, safe_url
-from tests.fixtures.render.editions import fixture_config
+from tests.render_editions import fixture_config
 
 UTM = Utm(source="newsletter", medium="email", campaign="weekly-roundup-{edition}")
 TAIL = "utm_source=newsletter&utm_medium=email&utm_campaign=weekly-roundup-2026-W48"

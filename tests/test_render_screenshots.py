@@ -28,7 +28,7 @@ from tests.browser import (
     png_size,
     screenshot_html,
 )
-from tests.fixtures.render.editions import fixture_config, fixture_edition
+from tests.render_editions import fixture_config, fixture_edition
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "var" / "screenshots"

@@ -21,7 +21,7 @@ from bot.clock import FixedClock
 from bot.store import Store
 from bot.tokens import Purpose, make_token
 from bot.types import Subscriber, SubscriberStatus
-from tests.fixtures.render.editions import fixture_config
+from tests.render_editions import fixture_config
 from tests.webapp import SECRET, LiveApp
 from tests.webhook_signing import WebhookSigner, body_of
 

@@ -18,7 +18,7 @@ from bot.clock import FixedClock
 from bot.store import open_store
 from bot.types import SubscriberStatus
 from tests.browser import launch, loopback_page
-from tests.fixtures.render.editions import fixture_config
+from tests.render_editions import fixture_config
 from tests.webapp import LiveApp
 
 pytestmark = pytest.mark.browser

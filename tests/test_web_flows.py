@@ -19,7 +19,7 @@ from bot.web.flows import (
     signup_action,
     unsubscribe_outcome,
 )
-from tests.fixtures.render.editions import fixture_config
+from tests.render_editions import fixture_config
 
 S = SubscriberStatus
 RENDER_CONFIG = Path(__file__).parent / "fixtures" / "render" / "config.yaml"
