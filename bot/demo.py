@@ -30,7 +30,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config, FeedConfig
 from bot.context import Context, open_context
 from bot.send import OutboxTransport
-from bot.send.runner import SendReport, send_edition
+from bot.send.runner import SendReport
 from bot.tokens import SECRET_ENV
 from bot.types import Edition, StoredItem, SubscriberStatus
 
@@ -172,7 +172,7 @@ def _send(ctx: Context, edition: Edition, outbox_dir: Path) -> tuple[SendReport,
     secret = os.environ.get(SECRET_ENV) or secrets.token_urlsafe(48)
     outbox = OutboxTransport(ctx.config, outbox_dir, ctx.clock)
     try:
-        sent = send_edition(ctx, edition.key, transport=outbox, secret=secret)
+        sent = pipeline.send(ctx, edition.key, transport=outbox, secret=secret)
     finally:
         outbox.close()
     return sent, outbox_dir / f"{edition.key}.mbox"

@@ -11,7 +11,7 @@
                    ▼
                render.render_edition (one render per edition and region set)
                    ▼
-               send (ledger -> transport)
+               send: send.runner.send_edition (ledger -> transport)
 
 Each step is a function of the `Context` (config, store, clock) and plain data;
 the CLI, the web app and the scheduler call these functions and nothing below
@@ -32,6 +32,8 @@ from bot.context import Context
 from bot.errors import UsageError
 from bot.ingest import FeedOutcome, is_due, poll_feeds
 from bot.render import Rendered, render_edition
+from bot.send import Transport
+from bot.send.runner import Progress, SendReport, send_edition
 from bot.types import Edition, FeedState, FetchStatus
 
 log = logging.getLogger(__name__)
@@ -165,3 +167,25 @@ def render(
     """Render an edition once (for a region set): per-recipient parts stay tokens."""
     items = edition.edition_items(ctx.store, e)
     return render_edition(e, items, ctx.config, regions=regions, test=test)
+
+
+def send(
+    ctx: Context,
+    key: str,
+    *,
+    transport: Transport,
+    resume: bool = False,
+    retry_ambiguous: bool = False,
+    progress: Progress | None = None,
+    secret: str | None = None,
+) -> SendReport:
+    """Send an approved edition to every active subscriber exactly once (the ledger)."""
+    return send_edition(
+        ctx,
+        key,
+        transport=transport,
+        resume=resume,
+        retry_ambiguous=retry_ambiguous,
+        progress=progress,
+        secret=secret,
+    )

@@ -9,11 +9,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot import pipeline
 from bot.cli.core import ConfigOpt, JsonOpt, console, err_console, fail, open_ctx, print_json
 from bot.errors import UsageError
 from bot.send import make_transport
 from bot.send.runner import Progress as ProgressFn
-from bot.send.runner import SendReport, send_edition, send_test
+from bot.send.runner import SendReport, send_test
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +64,7 @@ def send(
                 report = send_test(ctx, edition_key, test_to.strip(), transport=sender)
             else:
                 report = _with_progress(
-                    lambda progress: send_edition(
+                    lambda progress: pipeline.send(
                         ctx,
                         edition_key,
                         transport=sender,

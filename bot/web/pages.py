@@ -17,6 +17,7 @@ no CSRF token (the mail provider posts it, not a browser that has our cookie).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -48,6 +49,12 @@ router = APIRouter()
 
 async def _call(fn: Callable[..., T], *args: Any) -> T:
     return await run_in_threadpool(fn, *args)
+
+
+async def _link(request: Request, purpose: Purpose, token: str, now: datetime) -> flows.Link:
+    """The subscriber a link's token names; `TokenError` when it names no one."""
+    st = state_of(request)
+    return await _call(flows.subscriber_for, st.ctx, st.secret, purpose, token, now)
 
 
 def page(request: Request, template: str, code: int = 200, **values: Any) -> HTMLResponse:
@@ -170,7 +177,7 @@ async def confirm(request: Request, token: str) -> Response:
     st = state_of(request)
     now = st.now()
     try:
-        link = await _call(flows.subscriber_for, st.ctx, st.secret, Purpose.CONFIRM, token, now)
+        link = await _link(request, Purpose.CONFIRM, token, now)
     except TokenError as exc:
         return token_problem(request, exc)
     outcome = await _call(flows.confirm, st.ctx, link, now)
@@ -195,9 +202,7 @@ async def confirm(request: Request, token: str) -> Response:
 async def preferences_form(request: Request, token: str) -> Response:
     st = state_of(request)
     try:
-        link = await _call(
-            flows.subscriber_for, st.ctx, st.secret, Purpose.PREFERENCES, token, st.now()
-        )
+        link = await _link(request, Purpose.PREFERENCES, token, st.now())
     except TokenError as exc:
         return token_problem(request, exc)
     return _preferences_page(request, link)
@@ -237,7 +242,7 @@ async def preferences(request: Request, token: str) -> Response:
     st = state_of(request)
     now = st.now()
     try:
-        link = await _call(flows.subscriber_for, st.ctx, st.secret, Purpose.PREFERENCES, token, now)
+        link = await _link(request, Purpose.PREFERENCES, token, now)
     except TokenError as exc:
         return token_problem(request, exc)
     form = await read_form(request)
@@ -270,7 +275,7 @@ async def unsubscribe_form(request: Request, token: str) -> Response:
     st = state_of(request)
     now = st.now()
     try:
-        link = await _call(flows.subscriber_for, st.ctx, st.secret, Purpose.UNSUBSCRIBE, token, now)
+        link = await _link(request, Purpose.UNSUBSCRIBE, token, now)
     except TokenError as exc:
         return token_problem(request, exc)
     done = flows.unsubscribe_outcome(link.subscriber.status) is flows.UnsubscribeOutcome.ALREADY
@@ -292,7 +297,7 @@ async def unsubscribe(request: Request, token: str) -> Response:
     form = await read_form(request)
     one_click = form.get(ONE_CLICK[0]) == ONE_CLICK[1]
     try:
-        link = await _call(flows.subscriber_for, st.ctx, st.secret, Purpose.UNSUBSCRIBE, token, now)
+        link = await _link(request, Purpose.UNSUBSCRIBE, token, now)
     except TokenError as exc:
         if one_click:
             status = 410 if isinstance(exc, TokenExpired) else 400
