@@ -218,3 +218,13 @@ class Batch:
     transport: str | None = None  # the transport of its last attempt
     created_at: datetime | None = None
     accepted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """A lease as the store holds it, lapsed or not (see `bot.lease`)."""
+
+    name: str
+    holder: str  # `bot.lease.Holder.encode()`: host, pid, process start, nonce
+    acquired_at: datetime
+    expires_at: datetime
