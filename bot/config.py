@@ -250,7 +250,12 @@ class SendConfig(_Model):
     retry_base: Duration = timedelta(seconds=2)
     retry_max: Duration = timedelta(seconds=60)
     request_timeout: Duration = timedelta(seconds=30)
-    lease_ttl: Duration = timedelta(minutes=10)
+    # The send's lease, renewed every third of it while the send runs: a send that
+    # died is found out within this (at once on the same host).
+    lease_ttl: Duration = timedelta(seconds=60)
+    # How long an ambiguous batch waits for the webhook's evidence before
+    # --retry-ambiguous may resend it.
+    settle_after: Duration = timedelta(minutes=15)
     test_prefix: str = "[TEST] "
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
@@ -33,7 +34,7 @@ from bot.errors import UsageError
 from bot.ingest import FeedOutcome, is_due, poll_feeds
 from bot.render import Rendered, render_edition
 from bot.send import Transport
-from bot.send.runner import Progress, SendReport, send_edition
+from bot.send.runner import ConfirmBreak, Notify, Progress, SendReport, send_edition
 from bot.types import Edition, FeedState, FetchStatus
 
 log = logging.getLogger(__name__)
@@ -178,8 +179,18 @@ def send(
     retry_ambiguous: bool = False,
     progress: Progress | None = None,
     secret: str | None = None,
+    stop: threading.Event | None = None,
+    confirm_break: ConfirmBreak | None = None,
+    notify: Notify | None = None,
+    transport_explicit: bool = False,
 ) -> SendReport:
-    """Send an approved edition to every active subscriber exactly once (the ledger)."""
+    """Send an approved edition to every active subscriber exactly once (the ledger).
+
+    `stop` ends the send after the batch in flight (a signal); `confirm_break` is
+    asked whether to take over a lease another process holds; `notify` hears
+    takeovers and the like at once; `transport_explicit` lets a resume switch from
+    the plan's transport (see `bot.send.runner`).
+    """
     return send_edition(
         ctx,
         key,
@@ -188,4 +199,8 @@ def send(
         retry_ambiguous=retry_ambiguous,
         progress=progress,
         secret=secret,
+        stop=stop,
+        confirm_break=confirm_break,
+        notify=notify,
+        transport_explicit=transport_explicit,
     )

@@ -212,10 +212,20 @@ def test_ambiguous_batches_wait_for_retry_ambiguous(ctx: Context, server: SendGr
     assert (report.accepted, report.ambiguous, report.state) == (3, 1, EditionState.SENDING)
     plain = send_edition(ctx, KEY, transport=transport(ctx, server), resume=True)
     assert (plain.sent_now, plain.ambiguous) == (0, 1)
+    # No evidence yet, and send.settle_after (15 minutes by default) not passed: a
+    # retry waits for the webhook rather than risk a second copy.
+    early = send_edition(
+        ctx, KEY, transport=transport(ctx, server), resume=True, retry_ambiguous=True
+    )
+    assert (early.sent_now, early.ambiguous, early.awaiting_evidence) == (0, 1, 1)
+    assert early.retry_after == ctx.clock.now() + timedelta(minutes=15)
+    assert isinstance(ctx.clock, FixedClock)
+    ctx.clock.advance(timedelta(minutes=15))
     final = send_edition(
         ctx, KEY, transport=transport(ctx, server), resume=True, retry_ambiguous=True
     )
     assert final.ok and final.state is EditionState.SENT
+    assert final.second_copies == 2  # the batch's recipients may have it twice
     assert server.recipients() == Counter(RECEIVERS)
 
 

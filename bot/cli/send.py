@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -11,10 +16,10 @@ from rich.table import Table
 
 from bot import pipeline
 from bot.cli.core import ConfigOpt, JsonOpt, console, err_console, fail, open_ctx, print_json
-from bot.errors import UsageError
-from bot.send import make_transport
+from bot.errors import SendError, UsageError
+from bot.send import Transport, make_transport
+from bot.send.runner import ConfirmBreak, SendReport, send_test
 from bot.send.runner import Progress as ProgressFn
-from bot.send.runner import SendReport, send_test
 
 
 def register(app: typer.Typer) -> None:
@@ -50,38 +55,119 @@ def send(
             help="Also resend batches that may or may not have gone out (check first).",
         ),
     ] = False,
+    break_lease: Annotated[
+        bool,
+        typer.Option(
+            "--break-lease",
+            help="With --resume: take over the send from the process holding its lease, "
+            "after a confirmation naming it (for a send on another host that is gone).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm --break-lease without asking.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Send an approved edition to every active subscriber, exactly once."""
+    """Send an approved edition to every active subscriber, exactly once.
+
+    SIGTERM or Ctrl-C stops after the batch in flight (a second one stops at once);
+    `--resume` continues. Without a terminal, --break-lease reads its confirmation
+    (yes or no) from stdin, or takes --yes.
+    """
     if transport is not None and transport not in ("outbox", "sendgrid"):
         raise UsageError(f"--transport {transport!r}: use outbox or sendgrid")
     if test_to is not None and (resume or retry_ambiguous):
         raise UsageError("--test-to sends one copy; it cannot be combined with --resume")
+    if break_lease and not resume:
+        raise UsageError("--break-lease takes over a send part-way: give --resume too")
     with open_ctx(config) as ctx:
         sender = make_transport(ctx, transport)
         try:
             if test_to is not None:
                 report = send_test(ctx, edition_key, test_to.strip(), transport=sender)
             else:
-                report = _with_progress(
-                    lambda progress: pipeline.send(
-                        ctx,
-                        edition_key,
-                        transport=sender,
-                        resume=resume,
-                        retry_ambiguous=retry_ambiguous,
-                        progress=progress,
-                    ),
-                    quiet=as_json,
-                )
+                stop = threading.Event()
+                with _stop_on_signals(stop, sender, edition_key):
+                    report = _with_progress(
+                        lambda progress: pipeline.send(
+                            ctx,
+                            edition_key,
+                            transport=sender,
+                            resume=resume,
+                            retry_ambiguous=retry_ambiguous,
+                            progress=progress,
+                            stop=stop,
+                            confirm_break=_confirm_break(edition_key, yes) if break_lease else None,
+                            notify=_notify,
+                            transport_explicit=transport is not None,
+                        ),
+                        quiet=as_json,
+                    )
         finally:
-            sender.close()
+            close_transport(sender)
     if as_json:
         print_json(_report_json(report))
     else:
         _print_report(report, test_to)
     if not report.ok:
         raise fail(1)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event, sender: Transport, key: str) -> Iterator[None]:
+    """The first SIGTERM or SIGINT sets `stop` (the send ends after the batch in
+    flight); a second one exits at once, leaving that batch ambiguous."""
+
+    def handler(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            sys.stderr.write(
+                f"\nstopped at once: the batch in flight may or may not have gone out; "
+                f"run `roundup send {key} --resume`\n"
+            )
+            sys.stderr.flush()
+            os._exit(1)
+        stop.set()
+        stopping = getattr(sender, "stopping", None)
+        if isinstance(stopping, threading.Event):
+            stopping.set()
+        sys.stderr.write("\nstopping after the batch in flight (a second signal stops at once)\n")
+        sys.stderr.flush()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread; a caller elsewhere stops by `stop`
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _confirm_break(key: str, yes: bool) -> ConfirmBreak:
+    def confirm(holder: str) -> bool:
+        question = f"The send of {key} is held by {holder}. Break its lease and take over?"
+        if yes:
+            err_console.print(f"{question} yes (--yes)")
+            return True
+        if sys.stdin.isatty():
+            return typer.confirm(question, default=False, err=True)
+        err_console.print(f"{question} [reading yes or no from stdin]")
+        return sys.stdin.readline(100).strip().lower() in ("y", "yes")
+
+    return confirm
+
+
+def _notify(line: str) -> None:
+    err_console.print(line, markup=False, highlight=False)
+
+
+def close_transport(sender: Transport) -> None:
+    """Close the transport; a failure to close is an error an operator can act on."""
+    try:
+        sender.close()
+    except OSError as exc:
+        raise SendError(f"could not close the {sender.name} transport: {exc}") from exc
 
 
 def _with_progress(run: Callable[[ProgressFn | None], SendReport], quiet: bool) -> SendReport:
@@ -118,6 +204,12 @@ def _report_json(report: SendReport) -> dict[str, object]:
         "sent_now": report.sent_now,
         "found_ambiguous": list(report.found_ambiguous),
         "errors": list(report.errors),
+        "settled": report.settled,
+        "settled_unsent": report.settled_unsent,
+        "stopped": report.stopped,
+        "fatal": report.fatal,
+        "second_copies": report.second_copies,
+        "awaiting_evidence": report.awaiting_evidence,
         "ok": report.ok,
     }
 
@@ -146,14 +238,42 @@ def _print_report(report: SendReport, test_to: str | None) -> None:
         table.add_row(label, str(value))
     console.print(table)
     console.print(f"edition {report.edition_key} is {report.state.value}")
-    if report.found_ambiguous:
-        ids = ", ".join(str(i) for i in report.found_ambiguous)
+    _print_notes(report)
+
+
+def _print_notes(report: SendReport) -> None:
+    key = report.edition_key
+    if report.settled:
         err_console.print(
-            f"[yellow]batches {ids} were in flight when an earlier send stopped: they may "
-            "have been delivered. Check the provider's activity, then resend them with "
-            "--resume --retry-ambiguous if they were not.[/]"
+            f"settled {report.settled} ambiguous batch(es) as accepted by evidence "
+            "(webhook events, or the outbox itself)"
         )
+    if report.settled_unsent:
+        err_console.print(
+            f"{report.settled_unsent} ambiguous outbox batch(es) were never written; "
+            "they were sent again"
+            if report.sent_now
+            else f"{report.settled_unsent} ambiguous outbox batch(es) were never written"
+        )
+    if report.ambiguous:
+        when = report.retry_after.strftime("%Y-%m-%d %H:%M UTC") if report.retry_after else None
+        wait = f"; wait until {when} for evidence" if report.awaiting_evidence and when else ""
+        err_console.print(
+            f"[yellow]{report.ambiguous} batch(es) may or may not have gone out and no "
+            f"evidence settles them yet{wait}; then `roundup send {key} --resume "
+            "--retry-ambiguous` resends them (their recipients may get a second copy)[/]"
+        )
+    if report.fatal:
+        err_console.print(
+            f"[red]the send stopped: {report.fatal}[/]\nfix the cause, then run "
+            f"`roundup send {key} --resume`",
+            highlight=False,
+        )
+        return
     for error in report.errors:
-        err_console.print(f"[red]{error}[/]")
-    if report.failed:
-        err_console.print("failed batches are sent again by `roundup send EDITION --resume`")
+        err_console.print(f"[red]{error}[/]", highlight=False)
+    if report.stopped:
+        left = report.batches - report.accepted
+        err_console.print(f"stopped: {left} batches left; run `roundup send {key} --resume`")
+    elif report.failed:
+        err_console.print(f"failed batches are sent again by `roundup send {key} --resume`")

@@ -12,6 +12,7 @@ bound to the hash of the exact content approved. Every change is in the audit lo
 - `states`: the transition table (pure).
 - `drafting`: create or refresh a week's draft from the store.
 - `editing`: the editor's changes, approval and the send states, on the store.
+- `freezing`: the approved content a send is made from, and what changed since.
 
 It does not render (`bot.render`) or send (`bot.send`), and never reads the clock.
 """
@@ -47,6 +48,7 @@ from bot.edition.entries import (
     sections,
     select_entries,
 )
+from bot.edition.freezing import describe_changes, sending_items
 from bot.edition.states import TRANSITIONS, Action, allowed, transition
 from bot.edition.weeks import (
     edition_window,
@@ -66,6 +68,7 @@ __all__ = [
     "content_hash",
     "decided",
     "dedupe",
+    "describe_changes",
     "draft",
     "edition_items",
     "edition_window",
@@ -87,6 +90,7 @@ __all__ = [
     "same_story",
     "sections",
     "select_entries",
+    "sending_items",
     "set_headline",
     "set_intro",
     "set_lede",

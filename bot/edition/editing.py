@@ -28,6 +28,7 @@ from bot.edition.entries import (
     set_flag,
     set_text,
 )
+from bot.edition.freezing import describe_changes
 from bot.edition.states import APPROVED, SENDING, SENT, Action, transition
 from bot.errors import EditionError, NotFoundError, UsageError
 from bot.render import content_hash as render_hash
@@ -232,10 +233,14 @@ def approve(store: Store, config: Config, key: str, by: str, now: datetime) -> E
             f"edition {edition.key} has no stories to send; include one, or refresh it "
             f"with `roundup draft --week {edition.key}` once new stories arrive"
         )
-    digest = content_hash(store, config, edition)
+    digest = render_hash(edition, items, config)
     new = replace(
         edition, state=state, approved_by=by, approved_at=now, approved_hash=digest, updated_at=now
     )
+    # The content approved is kept as it is now: a send is made from it, never from
+    # what the feeds say later. Frozen first, so an approval never lacks it.
+    store.drop_renders(new.key)
+    store.freeze_items(new.key, digest, items, now)
     store.save_edition(new)
     store.append_audit(AuditEntry(new.key, now, by, "approve", {"hash": digest, "stories": shown}))
     return new
@@ -261,14 +266,33 @@ def mark_sending(store: Store, config: Config, key: str, *, actor: str, now: dat
     now, actor = ensure_utc(now), actor_name(actor)
     edition = load(store, key)
     transition(edition.state, Action.SEND, edition.key)
-    if edition.state is APPROVED and content_hash(store, config, edition) != edition.approved_hash:
-        _edit(store, key, "content_changed", lambda e: (e, {}), actor=actor, now=now)
-        raise EditionError(
-            f"edition {edition.key} changed since {edition.approved_by} approved it "
-            "(a story was updated by its feed); it is a draft again: review and approve it"
-        )
+    if edition.state is APPROVED:
+        _check_unchanged(store, config, edition, actor=actor, now=now)
     action = "send_resumed" if edition.state is SENDING else "sending"
     return _advance(store, key, Action.SEND, action, {}, actor=actor, now=now)
+
+
+def _check_unchanged(
+    store: Store, config: Config, edition: Edition, *, actor: str, now: datetime
+) -> None:
+    """An approved edition about to be sent is exactly what was approved, or it
+    becomes a draft again and EditionError names what changed."""
+    assert edition.approved_hash is not None
+    current = edition_items(store, edition)
+    frozen = store.frozen_items(edition.key)
+    if render_hash(edition, current, config) != edition.approved_hash:
+        before = frozen[1] if frozen and frozen[0] == edition.approved_hash else None
+        what = describe_changes(before, current)
+        detail: Detail = {"changed": what}
+        _edit(store, edition.key, "content_changed", lambda e: (e, detail), actor=actor, now=now)
+        raise EditionError(
+            f"edition {edition.key} changed since {edition.approved_by} approved it ({what}); "
+            "it is a draft again: review and approve it"
+        )
+    if frozen is None or frozen[0] != edition.approved_hash:
+        # Approved before content was frozen: the hash proves the stories now are
+        # the approved ones, so they are frozen now.
+        store.freeze_items(edition.key, edition.approved_hash, current, now)
 
 
 def mark_sent(store: Store, key: str, *, actor: str, now: datetime) -> Edition:

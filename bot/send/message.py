@@ -58,6 +58,9 @@ class SendResult:
     message_id: str | None = None
     error: str | None = None
     attempts: int = 1
+    # The cause hits every batch alike (an unwritable outbox, a refused API key, a
+    # host that does not resolve): the send stops instead of trying the rest.
+    fatal: bool = False
 
     def __post_init__(self) -> None:
         if self.state not in OUTCOMES:

@@ -6,29 +6,50 @@ email (plain text, then HTML) with From, To, Subject, Date, Message-ID, Reply-To
 the message's own headers (List-Unsubscribe ...), and appends it to an mbox file
 under the outbox directory: ``EDITION.mbox`` for a round-up, ``EDITION-test.mbox``
 for a test copy, ``transactional.mbox`` for anything else (confirmation emails).
-Appends hold the mbox lock (fcntl and dot-lock, as mail readers expect) so two
-processes never interleave messages. Any mail reader opens the file.
-What it does not do: deliver mail anywhere, or retry: a write that fails fails the
-batch with the reason.
+Any mail reader opens the file.
+
+A batch is in the mbox whole or not at all: it is written to a temporary file
+first, then appended under the mbox locks (fcntl, and the ``.lock`` dot-lock mail
+readers expect) and fsynced, and only then reported accepted. The dot-lock names its
+holder and the append in progress (start offset and length): a lock left by a
+process that has ended is taken over, and an append it left half done is cut off,
+so a crash never leaves part of a batch. A write that fails part-way (a full disk)
+truncates the mbox back. Each message's Message-ID carries its batch, so the mbox
+itself tells whether an ambiguous batch was written (`batches_written`).
+What it does not do: deliver mail anywhere, or retry.
 """
 
 from __future__ import annotations
 
-import mailbox
+import errno
+import fcntl
+import os
 import re
-from collections.abc import Sequence
+import tempfile
+import time
+import uuid
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from email.generator import BytesGenerator
 from email.message import EmailMessage
+from email.policy import default as DEFAULT_POLICY
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
+from typing import IO
 
 from bot.clock import Clock
 from bot.config import Config
+from bot.errors import SendError
+from bot.lease import Holder, is_alive, this_process
 from bot.render.tokens import fill
-from bot.send.message import EDITION_ARG, Message, Recipient, SendResult
+from bot.send.message import BATCH_ARG, EDITION_ARG, Message, Recipient, SendResult
 from bot.types import BatchState
 
 TRANSACTIONAL = "transactional"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Errors that hit every batch alike: the send stops instead of trying the rest.
+WHOLE_TRANSPORT = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+LOCK_WAIT = 10.0  # seconds to wait for a live holder's dot-lock before failing the batch
 
 
 def mbox_name(message: Message) -> str:
@@ -36,8 +57,20 @@ def mbox_name(message: Message) -> str:
     edition = message.custom_args.get(EDITION_ARG)
     if not edition:
         return f"{TRANSACTIONAL}.mbox"
-    stem = _UNSAFE.sub("_", edition).strip("._") or "edition"
-    return f"{stem}-test.mbox" if message.custom_args.get("test") else f"{stem}.mbox"
+    return (
+        f"{_stem(edition)}-test.mbox"
+        if message.custom_args.get("test")
+        else f"{_stem(edition)}.mbox"
+    )
+
+
+def _stem(edition: str) -> str:
+    return _UNSAFE.sub("_", edition).strip("._") or "edition"
+
+
+def batch_marker(edition: str, batch: str | int) -> str:
+    """What the Message-IDs of one batch's emails end with (before the domain)."""
+    return f".b{batch}.{_stem(edition)}.roundup"
 
 
 def build_email(
@@ -51,8 +84,12 @@ def build_email(
     mail["To"] = formataddr((recipient.name or "", recipient.email))
     mail["Subject"] = fill(message.subject, values)
     mail["Date"] = format_datetime(clock.now())
-    domain = newsletter.sender.email.rpartition("@")[2] or None
-    mail["Message-ID"] = make_msgid(domain=domain)
+    domain = newsletter.sender.email.rpartition("@")[2] or "localhost"
+    edition, batch = message.custom_args.get(EDITION_ARG), message.custom_args.get(BATCH_ARG)
+    if edition and batch:
+        mail["Message-ID"] = f"<{uuid.uuid4().hex}{batch_marker(edition, batch)}@{domain}>"
+    else:
+        mail["Message-ID"] = make_msgid(domain=domain)
     if newsletter.reply_to:
         mail["Reply-To"] = newsletter.reply_to
     for name, value in message.headers.items():
@@ -71,9 +108,7 @@ class OutboxTransport:
         self.config = config
         self.directory = directory
         self.clock = clock
-        # One open mailbox per file for the transport's life: opening one reads the
-        # whole file once (mailbox's table of contents), not once per batch.
-        self._boxes: dict[Path, mailbox.mbox] = {}
+        self.me = this_process()
 
     def path_for(self, message: Message) -> Path:
         return self.directory / mbox_name(message)
@@ -81,27 +116,168 @@ class OutboxTransport:
     def send(self, message: Message, recipients: Sequence[Recipient]) -> SendResult:
         path = self.path_for(message)
         try:
-            box = self._box(path)
-            box.lock()
-            try:
-                for recipient in recipients:
-                    box.add(build_email(self.config, message, recipient, self.clock))
-                box.flush()
-            finally:
-                box.unlock()
-        except (OSError, mailbox.Error) as exc:
-            return SendResult(BatchState.FAILED, error=f"cannot write the outbox {path}: {exc}")
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.directory, prefix=".batch-") as staged:
+                self._stage(staged, message, recipients)
+                with self._locked(path) as lock:
+                    _append(path, staged, lock)
+        except OSError as exc:
+            fatal = exc.errno in WHOLE_TRANSPORT
+            return SendResult(
+                BatchState.FAILED,
+                error=f"cannot write the outbox {path}: {_reason(exc)}",
+                fatal=fatal,
+            )
+        except SendError as exc:
+            return SendResult(BatchState.FAILED, error=str(exc))
         return SendResult(BatchState.ACCEPTED, message_id=f"outbox:{path.name}")
 
-    def _box(self, path: Path) -> mailbox.mbox:
-        box = self._boxes.get(path)
-        if box is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            box = mailbox.mbox(path, create=True)
-            self._boxes[path] = box
-        return box
+    def _stage(self, staged: IO[bytes], message: Message, recipients: Sequence[Recipient]) -> None:
+        generator = BytesGenerator(staged, mangle_from_=True, policy=DEFAULT_POLICY)
+        for recipient in recipients:
+            mail = build_email(self.config, message, recipient, self.clock)
+            staged.write(f"From MAILER-DAEMON {time.asctime(time.gmtime())}\n".encode())
+            generator.flatten(mail)
+            staged.write(b"\n")
+        staged.flush()
+
+    @contextmanager
+    def _locked(self, path: Path) -> Iterator[Path]:
+        """Hold the mbox's fcntl lock and its dot-lock (taken over from a dead holder)."""
+        with open(path, "ab") as box:
+            _fcntl_lock(box, path)
+            try:
+                lock = Path(f"{path}.lock")
+                self._dot_lock(lock, path)
+                try:
+                    yield lock
+                finally:
+                    lock.unlink(missing_ok=True)
+            finally:
+                fcntl.lockf(box, fcntl.LOCK_UN)
+
+    def _dot_lock(self, lock: Path, path: Path) -> None:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                if _take_stale(lock, path):
+                    continue
+                if time.monotonic() >= deadline:
+                    raise SendError(
+                        f"the outbox {path} is locked by {_lock_holder(lock)} (its lock file "
+                        f"{lock.name}); that process still runs: wait for it to finish"
+                    ) from None
+                time.sleep(0.1)
+                continue
+            with os.fdopen(fd, "w") as out:
+                out.write(self.me.encode() + "\n")
+            return
+
+    def batches_written(self, edition: str, batch_ids: Collection[int]) -> dict[int, int]:
+        """How many emails of each batch are in the edition's mbox (the evidence for
+        ambiguous batches). Taken under the locks, so no append is half done."""
+        path = self.directory / f"{_stem(edition)}.mbox"
+        found = dict.fromkeys(batch_ids, 0)
+        if not path.exists() or not found:
+            return found
+        pattern = re.compile(
+            rb"^message-id:\s*<[^>]*\.b(\d+)\."
+            + re.escape(_stem(edition).encode())
+            + rb"\.roundup@",
+            re.I,
+        )
+        with self._locked(path), open(path, "rb") as box:
+            for line in box:
+                match = pattern.match(line)
+                if match and int(match.group(1)) in found:
+                    found[int(match.group(1))] += 1
+        return found
 
     def close(self) -> None:
-        boxes, self._boxes = list(self._boxes.values()), {}
-        for box in boxes:
-            box.close()
+        """Nothing stays open between batches; kept for the transport protocol."""
+
+
+def _append(path: Path, staged: IO[bytes], lock: Path) -> None:
+    """Append the staged batch to the mbox, fsynced; on failure cut the mbox back."""
+    size = staged.seek(0, os.SEEK_END)
+    staged.seek(0)
+    with open(path, "r+b") as box:
+        start = box.seek(0, os.SEEK_END)
+        if start and not _ends_with_blank(box, start):
+            box.write(b"\n")
+            start += 1
+        # The journal: a takeover of this lock knows an append may be half done.
+        with open(lock, "a") as journal:
+            journal.write(f"append {start} {size}\n")
+            journal.flush()
+            os.fsync(journal.fileno())
+        try:
+            while chunk := staged.read(1 << 20):
+                box.write(chunk)
+            box.flush()
+            os.fsync(box.fileno())
+        except BaseException:
+            box.truncate(start)
+            box.flush()
+            os.fsync(box.fileno())
+            raise
+
+
+def _ends_with_blank(box: IO[bytes], size: int) -> bool:
+    box.seek(size - 1)
+    last = box.read(1)
+    box.seek(size)
+    return last == b"\n"
+
+
+def _fcntl_lock(box: IO[bytes], path: Path) -> None:
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.lockf(box, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN) or time.monotonic() >= deadline:
+                raise SendError(
+                    f"the outbox {path} is locked by another process; wait for it to finish"
+                ) from None
+            time.sleep(0.1)
+
+
+def _lock_holder(lock: Path) -> str:
+    try:
+        first = lock.read_text(errors="replace").splitlines()[:1]
+    except OSError:
+        return "another process"
+    holder = Holder.parse(first[0]) if first else None
+    return holder.describe() if holder else "another program"
+
+
+def _take_stale(lock: Path, path: Path) -> bool:
+    """Remove `lock` when no live process holds it, cutting off a half-done append.
+
+    We hold the mbox's fcntl lock, so no process that locks as we do is writing. A
+    lock naming a live holder (or one on another host) is left alone; one naming a
+    dead holder, or none at all (left by a crash), is stale.
+    """
+    try:
+        lines = lock.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return True
+    holder = Holder.parse(lines[0]) if lines else None
+    if holder is not None and is_alive(holder) is not False:
+        return False
+    for line in lines[1:]:
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "append" and parts[1].isdigit() and parts[2].isdigit():
+            start, size = int(parts[1]), int(parts[2])
+            if start < path.stat().st_size < start + size:
+                os.truncate(path, start)
+    lock.unlink(missing_ok=True)
+    return True
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)

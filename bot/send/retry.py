@@ -16,6 +16,8 @@ from enum import Enum
 
 MAX_ERROR_CHARS = 500
 MAX_ERROR_BODY = 64 * 1024  # a larger error body is not parsed, only reported
+# Statuses that refuse every request alike (the API key): the send stops.
+WHOLE_TRANSPORT = frozenset({401, 403})
 
 
 class Verdict(Enum):

@@ -8,8 +8,10 @@ personalization so the event webhook can tell which batch a delivery belongs to)
 posts it with `SendGridAPIClient` (``SENDGRID_API_HOST`` may point it elsewhere), and
 retries 429 and 5xx with backoff and jitter, honouring ``X-RateLimit-Reset``, up to
 ``send.max_attempts``. A 4xx other than 429 fails the batch with SendGrid's own
-error message; a timeout or a connection lost after the request went out leaves it
-ambiguous, since SendGrid may have taken it.
+error message (401 and 403, a refused key, and a host that does not resolve are
+marked fatal: every batch would fail alike); a timeout or a connection lost after
+the request went out leaves it ambiguous, since SendGrid may have taken it. Once
+`stopping` is set (a signal), a batch is not retried.
 What it does not do: touch the ledger or decide who gets what (`bot.send.runner`).
 The waiting and the wall clock are injected so tests do not sleep.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import http.client
 import random
 import socket
+import threading
 import time
 import urllib.error
 from collections.abc import Callable, Mapping, Sequence
@@ -93,7 +96,9 @@ class _Outcome:
         body: bytes = b"",
         error: str | None = None,
         ambiguous: bool = False,
+        fatal: bool = False,
     ) -> None:
+        self.fatal = fatal
         self.status = status
         self.headers = headers or {}
         self.body = body
@@ -123,6 +128,8 @@ class SendGridTransport:
         self._wall = wall
         self._jitter = jitter
         self.requests = 0  # attempts made, for the summary and the benchmark
+        # Set when the send is stopping (a signal): the batch in flight is not retried.
+        self.stopping = threading.Event()
 
     def send(self, message: Message, recipients: Sequence[Recipient]) -> SendResult:
         body = request_body(self.config, message, recipients)
@@ -142,7 +149,15 @@ class SendGridTransport:
                     return SendResult(BatchState.ACCEPTED, message_id=message_id, attempts=attempt)
                 last = retry.error_message(outcome.status, outcome.body)
                 if decided is retry.Verdict.FAIL:
-                    return SendResult(BatchState.FAILED, error=last, attempts=attempt)
+                    fatal = outcome.status in retry.WHOLE_TRANSPORT
+                    return SendResult(BatchState.FAILED, error=last, attempts=attempt, fatal=fatal)
+            if outcome.fatal:
+                return SendResult(BatchState.FAILED, error=last, attempts=attempt, fatal=True)
+            if self.stopping.is_set():
+                # Stopping (a signal): the batch ends with this attempt, not a retry.
+                return SendResult(
+                    BatchState.FAILED, error=f"stopped before a retry: {last}", attempts=attempt
+                )
             if attempt < attempts:
                 self._sleep(
                     retry.retry_wait(
@@ -185,7 +200,9 @@ def _no_answer(reason: object, host: str, timeout: float) -> _Outcome:
             "accepted the batch; check its activity feed, then resend with --retry-ambiguous",
             ambiguous=True,
         )
-    if isinstance(reason, ConnectionRefusedError | socket.gaierror):
+    if isinstance(reason, socket.gaierror):
+        return _Outcome(None, error=f"cannot resolve SendGrid's host {host}: {reason}", fatal=True)
+    if isinstance(reason, ConnectionRefusedError):
         return _Outcome(None, error=f"cannot reach SendGrid at {host}: {reason}")
     return _Outcome(
         None,

@@ -85,6 +85,9 @@ class ApplyResult:
     ignored: int = 0
 
 
+# Events SendGrid reports only for mail it accepted: one with our batch id proves
+# the batch's request was taken (it settles an ambiguous batch).
+SETTLING_EVENTS = frozenset({"processed", "delivered", "deferred", "bounce", "dropped"})
 _STATUS_OF_EVENT = {
     "bounce": SubscriberStatus.BOUNCED,
     "dropped": SubscriberStatus.BOUNCED,
@@ -244,7 +247,9 @@ def apply_events(store: Store, events: Sequence[Event], now: datetime) -> ApplyR
         else:
             ignored += 1
         # Opens, clicks and the like are never acted on: keep no row for them.
-        if event.event in _STATUS_OF_EVENT or event.event == "delivered":
+        # Accepting events with a batch id are kept: a resume settles by them.
+        settling = event.event in SETTLING_EVENTS and event.batch_id is not None
+        if event.event in _STATUS_OF_EVENT or event.event == "delivered" or settling:
             store.record_webhook_event(
                 event.event_id, event.event, event.email, event.batch_id, now
             )
@@ -254,12 +259,16 @@ def apply_events(store: Store, events: Sequence[Event], now: datetime) -> ApplyR
 def _apply(store: Store, event: Event, now: datetime) -> bool:
     subscriber = store.get_subscriber(event.email) if event.email else None
     decision = decide(event, subscriber.status if subscriber else None)
+    changed = False
     if decision.action is Action.SET_STATUS and subscriber is not None:
         assert subscriber.id is not None and decision.status is not None
         reason = f"sendgrid {event.event}" + (f": {event.reason}" if event.reason else "")
         store.set_subscriber_status(subscriber.id, decision.status, now=now, reason=reason)
-        return True
+        changed = True
     if decision.action is Action.CONFIRM_BATCH and event.batch_id is not None:
         store.confirm_batch_delivered(event.batch_id, now)
         return True
-    return False
+    # Any accepting event settles its batch, besides what it does to the address.
+    if event.batch_id is not None and event.event in SETTLING_EVENTS:
+        changed = store.confirm_batch_delivered(event.batch_id, now) or changed
+    return changed

@@ -29,6 +29,7 @@ from bot.store.engine import (
     translate_error,
 )
 from bot.store.feeds import FeedsMixin
+from bot.store.frozen import FrozenMixin
 from bot.store.items import ItemsMixin
 from bot.store.leases import LeasesMixin
 from bot.store.ledger import LedgerMixin
@@ -42,6 +43,7 @@ class Store(
     EditionsMixin,
     LeasesMixin,
     LedgerMixin,
+    FrozenMixin,
     SubscribersMixin,
     WebhookEventsMixin,
     StoreBase,

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, RowMapping, func, insert, select, update
 from bot.clock import ensure_utc
 from bot.errors import SendError
 from bot.store.base import StoreBase
-from bot.store.schema import batch_recipients, batches, subscribers
+from bot.store.schema import batch_recipients, batches, subscribers, webhook_events
 from bot.store.subscribers import subscriber_from_row
 from bot.types import Batch, BatchState, Subscriber
 
@@ -164,14 +164,14 @@ class LedgerMixin(StoreBase):
 
     def mark_in_flight_ambiguous(self, edition_key: str, *, now: datetime) -> list[Batch]:
         """Batches left ``in_flight`` (a send that stopped mid-request) become ambiguous."""
-        now = ensure_utc(now)
         stmt = (
             update(batches)
             .where(batches.c.edition_key == edition_key)
             .where(batches.c.state == BatchState.IN_FLIGHT.value)
+            # updated_at stays the time of the claim, just before the request: how
+            # long a batch has had to show evidence is counted from then.
             .values(
                 state=BatchState.AMBIGUOUS.value,
-                updated_at=now,
                 error="in flight when an earlier send stopped: it may have been delivered",
             )
             .returning(batches.c.id)
@@ -196,6 +196,36 @@ class LedgerMixin(StoreBase):
                 accepted_at=now,
                 error=None,
             )
+        )
+        with self._write() as conn:
+            return bool(conn.execute(stmt).rowcount == 1)
+
+    def settle_from_events(
+        self, edition_key: str, events: Collection[str], *, now: datetime
+    ) -> list[int]:
+        """Ambiguous batches of the edition that a recorded webhook event of a kind in
+        `events` names become accepted; returns their ids."""
+        evidence = (
+            select(webhook_events.c.batch_id)
+            .where(webhook_events.c.batch_id.is_not(None))
+            .where(webhook_events.c.event.in_(list(events)))
+        )
+        query = select(batches.c.id).where(
+            batches.c.edition_key == edition_key,
+            batches.c.state == BatchState.AMBIGUOUS.value,
+            batches.c.id.in_(evidence),
+        )
+        with self._read() as conn:
+            ids = list(conn.execute(query).scalars())
+        return [i for i in ids if self.confirm_batch_delivered(i, now)]
+
+    def mark_not_sent(self, batch_id: int, *, now: datetime, error: str) -> bool:
+        """An ambiguous batch proven never handed over becomes failed (a resume sends
+        it); False when it is not ambiguous."""
+        stmt = (
+            update(batches)
+            .where(batches.c.id == batch_id, batches.c.state == BatchState.AMBIGUOUS.value)
+            .values(state=BatchState.FAILED.value, updated_at=ensure_utc(now), error=error)
         )
         with self._write() as conn:
             return bool(conn.execute(stmt).rowcount == 1)

@@ -251,3 +251,42 @@ webhook_events = Table(
     Column("batch_id", Integer),
     Column("received_at", UTCDateTime, nullable=False),
 )
+
+# The frozen content of an approved edition and the plan's transport
+# (revision 0004_send_integrity).
+
+edition_frozen = Table(
+    "edition_frozen",
+    metadata,
+    # The stories an approval saw, exactly as it saw them: what every render of
+    # the send is made from, whatever the feeds say later.
+    Column("edition_key", Text, primary_key=True),
+    Column("approved_hash", Text, nullable=False),
+    Column("items", JSONValue, nullable=False),
+    Column("frozen_at", UTCDateTime, nullable=False),
+)
+
+edition_renders = Table(
+    "edition_renders",
+    metadata,
+    # One render per region set a send goes to, made once from the frozen content.
+    Column("edition_key", Text, nullable=False),
+    Column("regions", Text, nullable=False),  # the region set's names, joined by "|"
+    Column("approved_hash", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("preheader", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sections", JSONValue, nullable=False),
+    Column("story_count", Integer, nullable=False),
+    Column("rendered_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("edition_key", "regions"),
+)
+
+send_plans = Table(
+    "send_plans",
+    metadata,
+    Column("edition_key", Text, primary_key=True),
+    Column("transport", Text, nullable=False),
+    Column("planned_at", UTCDateTime, nullable=False),
+)
