@@ -249,7 +249,7 @@ def test_the_lease_refuses_a_concurrent_send(ctx: Context, server: SendGridServe
     assert ctx.store.acquire_lease(
         lease, "ops-box pid 4242", timedelta(minutes=10), ctx.clock.now()
     )
-    with pytest.raises(LeaseError, match="already being sent by ops-box pid 4242"):
+    with pytest.raises(LeaseError, match="is being sent by ops-box pid 4242"):
         send_edition(ctx, KEY, transport=transport(ctx, server))
     assert server.request_count == 0
     edition = ctx.store.get_edition(KEY)

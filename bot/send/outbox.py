@@ -32,7 +32,6 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from email.generator import BytesGenerator
 from email.message import EmailMessage
-from email.policy import default as DEFAULT_POLICY
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import IO
@@ -133,7 +132,8 @@ class OutboxTransport:
         return SendResult(BatchState.ACCEPTED, message_id=f"outbox:{path.name}")
 
     def _stage(self, staged: IO[bytes], message: Message, recipients: Sequence[Recipient]) -> None:
-        generator = BytesGenerator(staged, mangle_from_=True, policy=DEFAULT_POLICY)
+        # As the mailbox module writes mbox files: From_ lines quoted, headers unfolded.
+        generator = BytesGenerator(staged, mangle_from_=True, maxheaderlen=0)
         for recipient in recipients:
             mail = build_email(self.config, message, recipient, self.clock)
             staged.write(f"From MAILER-DAEMON {time.asctime(time.gmtime())}\n".encode())
