@@ -46,8 +46,6 @@ from bot.types import BatchState
 
 TRANSACTIONAL = "transactional"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-# Errors that hit every batch alike: the send stops instead of trying the rest.
-WHOLE_TRANSPORT = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 LOCK_WAIT = 10.0  # seconds to wait for a live holder's dot-lock before failing the batch
 
 
@@ -121,11 +119,12 @@ class OutboxTransport:
                 with self._locked(path) as lock:
                     _append(path, staged, lock)
         except OSError as exc:
-            fatal = exc.errno in WHOLE_TRANSPORT
+            # The outbox is one local folder: what stops one batch being written
+            # (permissions, a full disk, a file where the folder should be) stops all.
             return SendResult(
                 BatchState.FAILED,
                 error=f"cannot write the outbox {path}: {_reason(exc)}",
-                fatal=fatal,
+                fatal=True,
             )
         except SendError as exc:
             return SendResult(BatchState.FAILED, error=str(exc))
