@@ -199,36 +199,40 @@ class OutboxTransport:
 
 
 def _append(path: Path, staged: IO[bytes], lock: Path) -> None:
-    """Append the staged batch to the mbox, fsynced; on failure cut the mbox back."""
-    size = staged.seek(0, os.SEEK_END)
+    """Append the staged batch to the mbox, fsynced; on failure cut the mbox back.
+
+    Unbuffered writes, so nothing is left in a buffer to be flushed (and fail
+    again) after the mbox is cut back.
+    """
     staged.seek(0)
-    with open(path, "r+b") as box:
-        start = box.seek(0, os.SEEK_END)
-        if start and not _ends_with_blank(box, start):
-            box.write(b"\n")
-            start += 1
+    fd = os.open(path, os.O_RDWR)
+    try:
+        start = os.lseek(fd, 0, os.SEEK_END)
+        separator = b"\n" if start and os.pread(fd, 1, start - 1) != b"\n" else b""
+        size = staged.seek(0, os.SEEK_END) + len(separator)
+        staged.seek(0)
         # The journal: a takeover of this lock knows an append may be half done.
         with open(lock, "a") as journal:
             journal.write(f"append {start} {size}\n")
             journal.flush()
             os.fsync(journal.fileno())
         try:
+            _write_all(fd, separator)
             while chunk := staged.read(1 << 20):
-                box.write(chunk)
-            box.flush()
-            os.fsync(box.fileno())
+                _write_all(fd, chunk)
+            os.fsync(fd)
         except BaseException:
-            box.truncate(start)
-            box.flush()
-            os.fsync(box.fileno())
+            os.ftruncate(fd, start)
+            os.fsync(fd)
             raise
+    finally:
+        os.close(fd)
 
 
-def _ends_with_blank(box: IO[bytes], size: int) -> bool:
-    box.seek(size - 1)
-    last = box.read(1)
-    box.seek(size)
-    return last == b"\n"
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fcntl_lock(box: IO[bytes], path: Path) -> None:
