@@ -16,9 +16,10 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,12 +29,15 @@ from sqlalchemy import update
 from bot import edition as editions
 from bot.clock import FixedClock
 from bot.context import Context, open_context
+from bot.errors import EditionError, SendError
 from bot.lease import Holder, this_host
 from bot.send.outbox import OutboxTransport
-from bot.send.runner import PAUSE_ENV
+from bot.send.runner import PAUSE_ENV, send_edition, send_test
+from bot.send.sendgrid_api import SendGridTransport
+from bot.send.settle import retry_ready, settle_time
 from bot.send.webhook import apply_events, parse_events
 from bot.store.schema import batches
-from bot.types import BatchState, Classification, EditionState, Item, SubscriberStatus
+from bot.types import Batch, BatchState, Classification, EditionState, Item, SubscriberStatus
 from tests.sendgrid_server import API_KEY, SendGridServer
 from tests.webhook_signing import body_of
 
@@ -140,7 +144,12 @@ def _env(database_url: str, server: SendGridServer | None = None, **extra: str) 
     return env
 
 
-def _start(config: Path, env: dict[str, str], *args: str, **kw: object) -> subprocess.Popen[str]:
+def _start(
+    config: Path,
+    env: dict[str, str],
+    *args: str,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "send", KEY, "--config", str(config), *args],
         cwd=ROOT,
@@ -149,7 +158,7 @@ def _start(config: Path, env: dict[str, str], *args: str, **kw: object) -> subpr
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **kw,  # type: ignore[call-overload]
+        preexec_fn=preexec_fn,
     )
 
 
@@ -358,8 +367,6 @@ def test_a_half_failed_outbox_write_leaves_whole_batches_and_resume_completes(
     scratch = OutboxTransport(ctx.config, tmp_path / "scratch", ctx.clock)
     copy = editions.load(ctx.store, KEY)
     assert copy.state is EditionState.APPROVED
-    from bot.send.runner import send_test
-
     send_test(ctx, KEY, "size@example.org", transport=scratch, secret=SECRET)
     one = (tmp_path / "scratch" / f"{KEY}-test.mbox").stat().st_size
     # The limit holds for every file the process writes, the SQLite database too:
@@ -412,3 +419,124 @@ def test_an_unwritable_outbox_stops_after_one_batch_and_resume_continues(
     code, out = _run(config_path, _env(database_url), "--resume")
     assert code == 0, out
     assert _mbox_recipients(outbox / f"{KEY}.mbox") == Counter(RECEIVERS)
+
+
+# --- in-process: the frozen content, the planned transport, the decisions ---------
+
+
+def _transport(ctx: Context, server: SendGridServer) -> SendGridTransport:
+    return SendGridTransport(ctx.config, API_KEY, host=server.url, sleep=lambda _s: None)
+
+
+def _stop_after_first(stop: threading.Event) -> Callable[[int, int], None]:
+    def progress(done: int, _total: int) -> None:
+        if done >= 1:
+            stop.set()
+
+    return progress
+
+
+def test_a_resume_of_four_region_sets_sends_only_the_approved_text(
+    ctx: Context, server: SendGridServer
+) -> None:
+    stop = threading.Event()
+    first = send_edition(
+        ctx, KEY, transport=_transport(ctx, server), stop=stop, progress=_stop_after_first(stop)
+    )
+    assert first.stopped and first.sent_now == 1
+    assert len({tuple(b.regions) for b in ctx.store.list_batches(KEY)}) == 4
+    _stories(ctx, ctx.clock.now(), changed=True)  # a feed poll changes a story
+    done = send_edition(ctx, KEY, transport=_transport(ctx, server), resume=True)
+    assert done.ok and done.state is EditionState.SENT
+    assert server.recipients() == Counter(RECEIVERS)
+    _assert_approved_text_only(_sent_texts(server))
+
+
+def test_a_change_after_approval_voids_it_naming_the_story(
+    ctx: Context, server: SendGridServer
+) -> None:
+    _stories(ctx, ctx.clock.now(), changed=True)
+    with pytest.raises(EditionError, match="the title of “Story 1 from Middle East") as caught:
+        send_edition(ctx, KEY, transport=_transport(ctx, server))
+    assert "it is a draft again" in str(caught.value)
+    assert _state(ctx) is EditionState.DRAFT and server.request_count == 0
+    voided = [e for e in ctx.store.audit_log(KEY) if e.action == "content_changed"]
+    assert voided and "title" in str(voided[-1].detail["changed"])
+
+
+def test_a_config_change_after_the_send_began_never_reaches_a_batch(
+    ctx: Context, server: SendGridServer, config_path: Path, database_url: str
+) -> None:
+    stop = threading.Event()
+    send_edition(
+        ctx, KEY, transport=_transport(ctx, server), stop=stop, progress=_stop_after_first(stop)
+    )
+    changed = config_path.read_text().replace("Test Statecraft", "Renamed Weekly")
+    config_path.write_text(changed)
+    with open_context(config_path, database_url=database_url, clock=ctx.clock) as later:
+        done = send_edition(later, KEY, transport=_transport(later, server), resume=True)
+    assert done.ok
+    assert all("Renamed Weekly" not in text for text in _sent_texts(server))
+
+
+def test_a_resume_through_another_transport_needs_it_named(
+    ctx: Context, server: SendGridServer, outbox: Path
+) -> None:
+    stop = threading.Event()
+    box = OutboxTransport(ctx.config, outbox, ctx.clock)
+    send_edition(ctx, KEY, transport=box, stop=stop, progress=_stop_after_first(stop))
+    with pytest.raises(SendError, match="planned to go through the outbox transport"):
+        send_edition(ctx, KEY, transport=_transport(ctx, server), resume=True)
+    done = send_edition(
+        ctx, KEY, transport=_transport(ctx, server), resume=True, transport_explicit=True
+    )
+    assert done.ok
+    (switch,) = [e for e in ctx.store.audit_log(KEY) if e.action == "transport_changed"]
+    assert switch.detail == {"from": "outbox", "to": "sendgrid"}
+
+
+def test_a_refused_api_key_stops_the_send_after_one_batch(
+    ctx: Context, server: SendGridServer
+) -> None:
+    wrong = SendGridTransport(ctx.config, "SG.wrong", host=server.url, sleep=lambda _s: None)
+    report = send_edition(ctx, KEY, transport=wrong)
+    assert report.fatal and "401" in report.fatal
+    assert server.request_count == 1 and report.state is EditionState.SENDING
+    done = send_edition(ctx, KEY, transport=_transport(ctx, server), resume=True)
+    assert done.ok and server.recipients() == Counter(RECEIVERS)
+
+
+def test_an_outbox_batch_never_written_is_settled_as_not_sent(ctx: Context, outbox: Path) -> None:
+    box = OutboxTransport(ctx.config, outbox, ctx.clock)
+    stop = threading.Event()
+    send_edition(ctx, KEY, transport=box, stop=stop, progress=_stop_after_first(stop))
+    # As if a send died after claiming the second batch, before writing it.
+    second = ctx.store.list_batches(KEY)[1]
+    ctx.store.claim_batch(second.id, transport="outbox", now=ctx.clock.now())
+    done = send_edition(ctx, KEY, transport=box, resume=True)
+    assert (done.found_ambiguous, done.settled, done.settled_unsent) == ((second.id,), 0, 1)
+    assert done.ok and done.state is EditionState.SENT
+    assert _mbox_recipients(outbox / f"{KEY}.mbox") == Counter(RECEIVERS)
+
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("age", "ready"),
+    [
+        (timedelta(0), False),
+        (timedelta(minutes=14, seconds=59), False),
+        (timedelta(minutes=15), True),
+        (timedelta(hours=3), True),
+    ],
+)
+def test_an_ambiguous_batch_may_be_resent_only_after_settle_after(
+    age: timedelta, ready: bool
+) -> None:
+    batch = Batch(
+        id=1, edition_key=KEY, regions=(), state=BatchState.AMBIGUOUS, updated_at=T0, seq=1
+    )
+    go, wait = retry_ready([batch], T0 + age, timedelta(minutes=15))
+    assert (go == [batch], wait == [batch]) == (ready, not ready)
+    assert settle_time([batch], timedelta(minutes=15)) == T0 + timedelta(minutes=15)

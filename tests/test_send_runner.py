@@ -1,17 +1,14 @@
 """Sending an edition end to end: the real store (SQLite and PostgreSQL), the real
 renderer, and a SendGrid-compatible server on 127.0.0.1 that checks every request
-against SendGrid's OpenAPI description. The crash test kills a real `roundup send`
-process with SIGKILL mid-send and resumes it."""
+against SendGrid's OpenAPI description. Real `roundup send` processes killed and
+signalled mid-send are in test_send_integrity.py."""
 
 from __future__ import annotations
 
 import mailbox
-import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -315,63 +312,7 @@ def test_outbox_send_fills_each_copy(ctx: Context, tmp_path: Path) -> None:
     box.close()
 
 
-# --- a real process, killed mid-send --------------------------------------
-
-
-def _run(config_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "send", KEY, "--config", str(config_path), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def test_kill_9_mid_send_then_resume_sends_everyone_exactly_once(
-    ctx: Context, server: SendGridServer, config_path: Path, database_url: str
-) -> None:
-    approve(ctx)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ROUNDUP_SECRET_KEY": SECRET,
-        "SENDGRID_API_KEY": API_KEY,
-        "SENDGRID_API_HOST": server.url,
-        "COLUMNS": "120",
-    }
-    server.on(3, "hang")  # two batches accepted, the third request hangs
-    proc = _run(config_path, env, "--transport", "sendgrid")
-    try:
-        assert server.wait_hanging(timeout=30), proc.stderr.read() if proc.stderr else ""
-    finally:
-        proc.kill()  # SIGKILL: no cleanup, no finally blocks
-        proc.communicate(timeout=30)
-        server.release()
-    states = Counter(b.state for b in ctx.store.list_batches(KEY))
-    assert states == Counter(
-        {BatchState.ACCEPTED: 2, BatchState.IN_FLIGHT: 1, BatchState.PENDING: 1}
-    )
-    # The killed process still holds the lease: a resume is refused until it lapses.
-    busy = _run(config_path, env, "--resume")
-    _, err = busy.communicate(timeout=60)
-    assert busy.returncode == 1 and "already being sent by" in err
-    ctx.store.release_lease(
-        f"send:{KEY}", ctx.store.lease_holder(f"send:{KEY}", datetime.now(UTC)) or ""
-    )
-
-    resumed = _run(config_path, env, "--resume", "--json")
-    out, err = resumed.communicate(timeout=60)
-    assert resumed.returncode == 1, err  # the in-flight batch is ambiguous
-    assert '"ambiguous": 1' in out and '"state": "sending"' in out
-    final = _run(config_path, env, "--resume", "--retry-ambiguous")
-    out, err = final.communicate(timeout=60)
-    assert final.returncode == 0, err
-    assert "accepted" in out and "sent" in out
-    assert server.recipients() == Counter(RECEIVERS)
-    edition = ctx.store.get_edition(KEY)
-    assert edition is not None and edition.state is EditionState.SENT
+# --- the command ----------------------------------------------------------
 
 
 def test_cli_test_copy_and_draft_refusal(
