@@ -27,7 +27,7 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
     ] = 8000,
 ) -> None:
     """Serve the public pages (subscribe, confirm, preferences, unsubscribe) and
