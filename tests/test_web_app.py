@@ -74,8 +74,8 @@ def token(sub: Subscriber, purpose: Purpose, clock: FixedClock) -> str:
 
 
 def press(client: httpx.Client, url: str) -> httpx.Response:
-    """Open a link's page and press its button (a POST with the page's CSRF field)."""
-    return client.post(url, data={"csrf": csrf(client, url)})
+    """Press a link page's button: a POST with a CSRF field, as the page's form sends."""
+    return client.post(url, data={"csrf": csrf(client, "/subscribe")})
 
 
 def status(store: Store, email: str) -> SubscriberStatus:

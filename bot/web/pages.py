@@ -191,7 +191,9 @@ async def confirm_form(request: Request, token: str) -> Response:
         return token_problem(request, exc)
     outcome = flows.confirm_outcome(link.subscriber.status)
     if outcome is flows.ConfirmOutcome.ACTIVATED:
-        return page(request, "confirm.html", outcome="ask", email=link.subscriber.email)
+        return page(
+            request, "confirm.html", outcome="ask", email=link.subscriber.email, preferences_url=""
+        )
     return _confirmed_page(request, link, outcome, now)
 
 
