@@ -35,8 +35,8 @@ class Served:
         self._reader.start()
 
     def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
             self.lines.append(line)
 
     def wait_for(self, pattern: re.Pattern[str]) -> re.Match[str]:
@@ -67,8 +67,8 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[Served]:
         argv,
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # uvicorn logs access to stdout, the rest to stderr
         text=True,
     )
     try:

@@ -44,5 +44,6 @@ def serve(
     from bot.web import create_app
 
     app = create_app(lambda: open_context(path))
-    console.print(f"serving on http://{host}:{port} (Ctrl-C to stop)")
+    where = f"http://{host}:{port}" if port else f"http://{host} on a free port (logged below)"
+    console.print(f"serving on {where} (Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
