@@ -91,6 +91,8 @@ def fill_subscribers(ctx_store: object, count: int) -> None:
                 [
                     {
                         "email": f"reader{n}@example.org",
+                        "email_key": f"reader{n}@example.org",
+                        "public_id": f"bench-{n}",
                         "name": None,
                         "status": "active",
                         "regions": regions[n % len(regions)],

@@ -13,6 +13,9 @@
                    ▼
                send: send.runner.send_edition (ledger -> transport)
 
+    sign-ups (web) ──> store queue ──> send_confirmations (serve's background task,
+                                        or a scheduler job)
+
 Each step is a function of the `Context` (config, store, clock) and plain data;
 the CLI, the web app and the scheduler call these functions and nothing below
 them calls back up. Printing and progress bars are the callers' business: steps
@@ -34,6 +37,7 @@ from bot.errors import UsageError
 from bot.ingest import FeedOutcome, is_due, poll_feeds
 from bot.render import Rendered, render_edition
 from bot.send import Transport
+from bot.send.confirmations import ConfirmationReport, send_due_confirmations
 from bot.send.runner import ConfirmBreak, Notify, Progress, SendReport, send_edition
 from bot.types import Edition, FeedState, FetchStatus
 
@@ -204,3 +208,11 @@ def send(
         notify=notify,
         transport_explicit=transport_explicit,
     )
+
+
+def send_confirmations(ctx: Context, secret: str | None = None) -> ConfirmationReport:
+    """Send the queued confirmation mails of sign-ups that are due; failed ones are
+    retried on a later call. `roundup serve` calls this in the background."""
+    from bot.tokens import secret_key_from_env
+
+    return send_due_confirmations(ctx, secret or secret_key_from_env())

@@ -1,7 +1,8 @@
 """Signed, expiring link tokens for subscribers (confirm, unsubscribe, preferences).
 
-What it does: makes a URL-safe token that names a subscriber (id and a keyed digest
-of the email: the address itself never appears in a link, a header or a log) for one
+What it does: makes a URL-safe token that names a subscriber (its random public id,
+never the row id, and a keyed digest of the email: the address itself never appears
+in a link, a header or a log) for one
 purpose, signed with `ROUNDUP_SECRET_KEY` (itsdangerous, a salt per purpose, so an
 unsubscribe token cannot confirm or open preferences) and stamped with the time it
 was made, read from the injected `now`; reads one back, refusing anything forged,
@@ -37,6 +38,7 @@ DIGEST_CHARS = 16
 # An honest token is well under this; anything longer is refused before it is
 # decoded, so a caller cannot make us inflate it.
 MAX_TOKEN_LENGTH = 512
+MAX_PUBLIC_ID = 64
 # Tokens made by another process whose clock runs a little ahead are still fine.
 CLOCK_SKEW = timedelta(minutes=5)
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -57,7 +59,9 @@ class TokenExpired(TokenError):
 
 @dataclass(frozen=True)
 class TokenClaims:
-    subscriber_id: int
+    # The subscriber's public id; an int is a row id, in links made before public ids
+    # (still honoured: those links were mailed and must keep working).
+    subscriber_id: str | int
     email_digest: str  # `email_digest(secret, email)` of the address it was made for
     purpose: Purpose
     issued_at: datetime
@@ -73,9 +77,10 @@ def email_digest(secret: str, email: str) -> str:
     return mac.hexdigest()[:DIGEST_CHARS]
 
 
-def make_token(secret: str, purpose: Purpose, subscriber_id: int, email: str, now: datetime) -> str:
-    """A token naming `subscriber_id` and (by digest) `email` for `purpose`, issued at `now`."""
-    payload = [subscriber_id, email_digest(secret, email)]
+def make_token(secret: str, purpose: Purpose, public_id: str, email: str, now: datetime) -> str:
+    """A token naming the subscriber `public_id` and (by digest) `email` for `purpose`,
+    issued at `now`."""
+    payload = [public_id, email_digest(secret, email)]
     token: str = _serializer(secret, purpose, now).dumps(payload)
     return token
 
@@ -128,7 +133,9 @@ def link_url(
             "newsletter.base_url is not set in the config: emails need it for their "
             "unsubscribe, preferences and confirmation links (where the web app is reached)"
         )
-    token = make_token(secret, purpose, subscriber.id, subscriber.email, now)
+    # No public id: not a stored subscriber (a test copy to any address); the link
+    # then names nobody, and the web app says so.
+    token = make_token(secret, purpose, subscriber.public_id or "-", subscriber.email, now)
     return f"{str(base).rstrip('/')}/{purpose.value}/{token}"
 
 
@@ -165,8 +172,9 @@ def _claims(payload: Any, purpose: Purpose, issued_at: datetime) -> TokenClaims:
     if (
         not isinstance(payload, list)
         or len(payload) != 2
-        or not isinstance(payload[0], int)
+        or not isinstance(payload[0], (int, str))
         or isinstance(payload[0], bool)
+        or (isinstance(payload[0], str) and not 0 < len(payload[0]) <= MAX_PUBLIC_ID)
         or not isinstance(payload[1], str)
         or len(payload[1]) != DIGEST_CHARS
     ):

@@ -183,6 +183,7 @@ class Subscriber:
     status_changed_at: datetime | None = None
     status_reason: str | None = None  # why the status last changed (a bounce reason, ...)
     updated_at: datetime | None = None
+    public_id: str | None = None  # random, what links name (never the row id)
 
 
 class BatchState(Enum):

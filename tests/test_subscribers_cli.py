@@ -89,3 +89,23 @@ def test_bad_usage_exits_2(run: Run, args: tuple[str, ...], message: str) -> Non
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_case_variants_of_one_address_are_one_subscriber(run: Run, tmp_path: Path) -> None:
+    first = run("subscribers", "import", str(FIXTURES / "case_variants.csv"), "--json")
+    report = json.loads(first.stdout)
+    assert report["added"] == 2, first.stdout + first.stderr
+    assert [b["line"] for b in report["bad_rows"]] == [3]  # GOOD1@EXAMPLE.COM: line 2 again
+    later = tmp_path / "later.csv"
+    later.write_text("email,status\nGood1@Example.COM,unsubscribed\n", encoding="utf-8")
+    second = run("subscribers", "import", str(later))
+    assert "added 0, updated 1" in second.stdout, second.stdout + second.stderr
+    count = run("subscribers", "count", "--json")
+    assert json.loads(count.stdout) == {
+        "pending": 0,
+        "active": 0,
+        "unsubscribed": 2,
+        "bounced": 0,
+        "complained": 0,
+        "total": 2,
+    }

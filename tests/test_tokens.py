@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -47,8 +48,11 @@ regions:
 """
 
 
+PUBLIC_ID = "q3v7Yt0bS1mLkR2pXw9aZg"  # what `new_public_id` makes: 128 random bits
+
+
 def token() -> str:
-    return make_token(SECRET, Purpose.UNSUBSCRIBE, 42, EMAIL, NOW)
+    return make_token(SECRET, Purpose.UNSUBSCRIBE, PUBLIC_ID, EMAIL, NOW)
 
 
 def flip(text: str, index: int) -> str:
@@ -89,7 +93,7 @@ ACCEPT: list[tuple[str, Callable[[], str], datetime]] = [
 @pytest.mark.parametrize(("case", "make", "read_at"), ACCEPT, ids=[c[0] for c in ACCEPT])
 def test_valid_tokens_read_back(case: str, make: Callable[[], str], read_at: datetime) -> None:
     claims = read_token(SECRET, Purpose.UNSUBSCRIBE, make(), max_age=MAX_AGE, now=read_at)
-    assert claims == TokenClaims(42, email_digest(SECRET, EMAIL), Purpose.UNSUBSCRIBE, NOW)
+    assert claims == TokenClaims(PUBLIC_ID, email_digest(SECRET, EMAIL), Purpose.UNSUBSCRIBE, NOW)
     assert claims.names(SECRET, EMAIL)
     assert not claims.names(SECRET, "bob@example.org")
 
@@ -164,7 +168,8 @@ def test_signed_payload_of_wrong_shape_is_refused() -> None:
     signer = _serializer(SECRET, Purpose.CONFIRM, NOW)
     digest = email_digest(SECRET, EMAIL)
     assert read_token(SECRET, Purpose.CONFIRM, signer.dumps([1, digest]), max_age=MAX_AGE, now=NOW)
-    for payload in ({"id": 1}, [1], [True, digest], ["1", digest], [1, 2], [1, EMAIL]):
+    wrong = ({"id": 1}, [1], [True, digest], ["", digest], ["x" * 65, digest], [1, 2], [1, EMAIL])
+    for payload in wrong:
         with pytest.raises(TokenError):
             read_token(SECRET, Purpose.CONFIRM, signer.dumps(payload), max_age=MAX_AGE, now=NOW)
 
@@ -198,7 +203,7 @@ def test_secret_key_from_env_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_subscriber_links_are_tokens_under_base_url() -> None:
     config = parse_config(CONFIG)
-    sub = Subscriber(email=EMAIL, status=SubscriberStatus.ACTIVE, id=42)
+    sub = Subscriber(email=EMAIL, status=SubscriberStatus.ACTIVE, id=42, public_id=PUBLIC_ID)
     links = subscriber_links(config, SECRET, sub, NOW)
     assert set(links) == set(SUBSTITUTIONS)
     assert links["email"] == EMAIL
@@ -211,7 +216,10 @@ def test_subscriber_links_are_tokens_under_base_url() -> None:
         prefix, tok = url.path.rsplit("/", 1)
         assert prefix == f"/{purpose.value}"
         claims = read_token(SECRET, purpose, tok, max_age=MAX_AGE, now=NOW)
-        assert claims.subscriber_id == 42 and claims.names(SECRET, EMAIL)
+        # The random public id, never the row id (which tells the list's size).
+        assert claims.subscriber_id == PUBLIC_ID and claims.names(SECRET, EMAIL)
+        signed = base64.urlsafe_b64decode(tok.split(".")[0] + "==")
+        assert json.loads(signed)[0] == PUBLIC_ID and b"42" not in signed
     confirm = urlsplit(confirm_url(config, SECRET, sub, NOW))
     assert confirm.path.startswith("/confirm/")
 
@@ -239,3 +247,10 @@ def test_a_token_does_not_carry_the_address() -> None:
 def test_the_digest_is_keyed() -> None:
     assert email_digest(SECRET, EMAIL) != email_digest("another-secret-" + "y" * 32, EMAIL)
     assert email_digest(SECRET, EMAIL) != email_digest(SECRET, "Ann@example.org")
+
+
+def test_a_link_mailed_before_public_ids_still_works() -> None:
+    # Links in editions already sent name the row id; they keep working for their life.
+    legacy = make_token(SECRET, Purpose.UNSUBSCRIBE, 42, EMAIL, NOW)  # type: ignore[arg-type]
+    claims = read_token(SECRET, Purpose.UNSUBSCRIBE, legacy, max_age=MAX_AGE, now=NOW)
+    assert claims.subscriber_id == 42

@@ -69,8 +69,13 @@ def add(store: Store, email: str, status: SubscriberStatus, clock: FixedClock) -
 
 
 def token(sub: Subscriber, purpose: Purpose, clock: FixedClock) -> str:
-    assert sub.id is not None
-    return make_token(SECRET, purpose, sub.id, sub.email, clock.now())
+    assert sub.public_id is not None
+    return make_token(SECRET, purpose, sub.public_id, sub.email, clock.now())
+
+
+def press(client: httpx.Client, url: str) -> httpx.Response:
+    """Press a link page's button: a POST with a CSRF field, as the page's form sends."""
+    return client.post(url, data={"csrf": csrf(client, "/subscribe")})
 
 
 def status(store: Store, email: str) -> SubscriberStatus:
@@ -91,12 +96,12 @@ def test_subscribe_confirm_and_confirm_again(
     sub = store.get_subscriber("Reader@example.org")
     assert sub is not None and sub.status is S.PENDING
     assert sub.regions == ("Middle East", "Europe")  # in the config's order
-    [mail] = live.mailed()
+    [mail] = live.mailed(1)
     assert mail.to == "Reader@example.org"
     assert "Confirm your subscription" in mail.subject
     assert mail.confirm_url in mail.html
 
-    confirmed = httpx.get(mail.confirm_url)
+    confirmed = press(client, mail.confirm_url)
     assert confirmed.status_code == 200
     assert "You are subscribed" in confirmed.text
     assert status(store, "Reader@example.org") is S.ACTIVE
@@ -135,6 +140,7 @@ def test_an_existing_address_gets_the_same_page(
 ) -> None:
     fresh = subscribe(client, "someone-new@example.org")
     assert fresh.status_code == 200
+    total = 1
     for before, after, mails in EXISTING:
         email = f"{before.value}@example.org"
         add(store, email, before, clock)
@@ -143,25 +149,26 @@ def test_an_existing_address_gets_the_same_page(
         assert known.status_code == 200
         assert known.text.replace(email, "X") == fresh.text.replace("someone-new@example.org", "X")
         assert status(store, email) is after
-        assert sum(m.to == email for m in live.mailed()) == mails, before
+        total += mails
+        assert sum(m.to == email for m in live.mailed(total)) == mails, before
 
 
 def test_signing_up_again_and_again_mails_once_per_interval(
     live: LiveApp, client: httpx.Client, clock: FixedClock
 ) -> None:
-    for _ in range(5):
+    for _ in range(4):
         assert subscribe(client, "target@example.org").status_code == 200
-    assert sum(m.to == "target@example.org" for m in live.mailed()) == 1
+    assert sum(m.to == "target@example.org" for m in live.mailed(1)) == 1
     clock.advance(timedelta(minutes=11))
-    subscribe(client, "target@example.org")
-    assert sum(m.to == "target@example.org" for m in live.mailed()) == 2
+    assert subscribe(client, "target@example.org").status_code == 200
+    assert sum(m.to == "target@example.org" for m in live.mailed(2)) == 2
 
 
 def test_confirm_never_brings_back_one_who_left(
     live: LiveApp, client: httpx.Client, store: Store, clock: FixedClock
 ) -> None:
     subscribe(client, "leaver@example.org")
-    [mail] = live.mailed()
+    [mail] = live.mailed(1)
     sub = store.get_subscriber("leaver@example.org")
     assert sub is not None
     one_click = httpx.post(
@@ -171,6 +178,8 @@ def test_confirm_never_brings_back_one_who_left(
     assert one_click.status_code == 200
     page = httpx.get(mail.confirm_url)
     assert page.status_code == 200 and "not active" in page.text
+    pressed = press(client, mail.confirm_url)
+    assert pressed.status_code == 200 and "not active" in pressed.text
     assert status(store, "leaver@example.org") is S.UNSUBSCRIBED
 
 
@@ -333,12 +342,13 @@ def test_bad_tokens_get_a_clear_page_and_change_nothing(
     live: LiveApp, store: Store, clock: FixedClock, path: str
 ) -> None:
     sub = add(store, "victim@example.org", S.PENDING, clock)
-    assert sub.id is not None
+    assert sub.public_id is not None
     purpose = Purpose(path)
     good = token(sub, purpose, clock)
     other = Purpose.CONFIRM if path != "confirm" else Purpose.PREFERENCES
+    forger = "another-secret-" + "x" * 40
     bad = {
-        "forged": make_token("another-secret-" + "x" * 40, purpose, sub.id, sub.email, clock.now()),
+        "forged": make_token(forger, purpose, sub.public_id, sub.email, clock.now()),
         "altered": _altered(good),
         "truncated": good[:-4],
         "wrong_purpose": token(sub, other, clock),
@@ -354,7 +364,7 @@ def test_bad_tokens_get_a_clear_page_and_change_nothing(
         assert page.status_code == expected, kind
         assert heading in page.text and "Nothing was changed" in page.text, kind
         posted = httpx.post(url, data={"List-Unsubscribe": "One-Click", "scope": "all"})
-        assert posted.status_code == (expected if path != "confirm" else 405), kind
+        assert posted.status_code == expected, kind
     after = store.get_subscriber("victim@example.org")
     assert after is not None and after.status is S.PENDING and after.regions is None
 
@@ -363,9 +373,10 @@ def test_a_token_for_a_deleted_or_other_subscriber_does_not_work(
     live: LiveApp, store: Store, clock: FixedClock
 ) -> None:
     sub = add(store, "real@example.org", S.ACTIVE, clock)
-    assert sub.id is not None
-    other_email = make_token(SECRET, Purpose.UNSUBSCRIBE, sub.id, "other@example.org", clock.now())
-    missing = make_token(SECRET, Purpose.UNSUBSCRIBE, 999_999, "real@example.org", clock.now())
+    assert sub.public_id is not None
+    now = clock.now()
+    other_email = make_token(SECRET, Purpose.UNSUBSCRIBE, sub.public_id, "other@example.org", now)
+    missing = make_token(SECRET, Purpose.UNSUBSCRIBE, "x" * 22, "real@example.org", now)
     for t in (other_email, missing):
         assert (
             httpx.post(

@@ -27,7 +27,7 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
     ] = 8000,
 ) -> None:
     """Serve the public pages (subscribe, confirm, preferences, unsubscribe) and
@@ -44,5 +44,6 @@ def serve(
     from bot.web import create_app
 
     app = create_app(lambda: open_context(path))
-    console.print(f"serving on http://{host}:{port} (Ctrl-C to stop)")
+    where = f"http://{host}:{port}" if port else f"http://{host} on a free port (logged below)"
+    console.print(f"serving on {where} (Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

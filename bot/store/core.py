@@ -3,8 +3,8 @@
 What it does: opens a store for a URL (SQLite file, in-memory SQLite, or PostgreSQL
 through psycopg 3), migrates it on request, reports its schema revision against the
 code's, and closes it. The feature methods come from the mixins: feeds, items,
-editions (with the audit log), leases, subscribers, the delivery ledger and
-webhook events.
+editions (with the audit log), leases, subscribers (and their sign-ups and queued
+confirmation mails), the delivery ledger and webhook events.
 What it does not do: migrate on open (callers choose: `roundup db upgrade`, or the
 context factory), or hold any state beyond the engine.
 """
@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.errors import StoreError
 from bot.store import migrate
 from bot.store.base import StoreBase
+from bot.store.confirmations import ConfirmationsMixin
 from bot.store.editions import EditionsMixin
 from bot.store.engine import (
     UPGRADE_HINT,
@@ -44,6 +45,7 @@ class Store(
     LeasesMixin,
     LedgerMixin,
     FrozenMixin,
+    ConfirmationsMixin,
     SubscribersMixin,
     WebhookEventsMixin,
     StoreBase,

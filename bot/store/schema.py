@@ -191,7 +191,7 @@ subscribers = Table(
     "subscribers",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("email", Text, nullable=False),  # normalised; unique
+    Column("email", Text, nullable=False),  # normalised; the spelling mail goes to
     Column("name", Text),
     Column("status", Text, nullable=False),
     Column("regions", JSONValue),  # null: every region; else a list of region names
@@ -201,8 +201,17 @@ subscribers = Table(
     Column("status_changed_at", UTCDateTime),
     Column("status_reason", Text),
     Column("updated_at", UTCDateTime, nullable=False),
-    UniqueConstraint("email"),
+    # Revision 0005_subscriber_identity: one mailbox is one subscriber, whatever the
+    # spelling; links name a random public id; confirmation mails wait in a queue.
+    Column("email_key", Text, nullable=False),  # `email_key(email)`: the identity; unique
+    Column("public_id", Text, nullable=False),  # 128 random bits, url-safe; unique
+    Column("last_signup_at", UTCDateTime),
+    Column("confirm_due_at", UTCDateTime),  # a confirmation mail is queued, due then
+    Column("confirm_attempts", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("email_key"),
+    UniqueConstraint("public_id"),
     Index("ix_subscribers_status_id", "status", "id"),
+    Index("ix_subscribers_confirm_due_at", "confirm_due_at"),
 )
 
 batches = Table(

@@ -1,6 +1,9 @@
 """Subscribers in the store: add, look up, change status and regions, page, count, import.
 
-What it does: keeps one row per normalised email (unique), adds a subscriber or hands
+What it does: keeps one row per mailbox: its identity is `email_key` (local part
+case-folded, domain lower-cased in its ASCII form), unique, while `email` keeps the
+spelling mail goes to; every look-up, the import and the webhook go by the key.
+Gives each subscriber a random public id (what links name). Adds a subscriber or hands
 back the existing one, changes a subscriber's status (with when and why) or regions,
 pages through subscribers by id (keyset, so a send of 100,000 keeps memory flat),
 counts them by status, and imports rows in chunks, each chunk one transaction, with
@@ -14,12 +17,15 @@ webhook event does to a status.
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import idna
 from sqlalchemy import Connection, RowMapping, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -35,9 +41,30 @@ CLOSED = frozenset(
 )
 MAX_PAGE = 10_000
 MAX_REASON = 500
+PUBLIC_ID_BYTES = 16  # 128 bits
 # A concurrent signup may insert an email between our read and our insert; the chunk
 # is then redone, and after this many tries the import stops with a clear error.
 _CHUNK_TRIES = 3
+
+
+def email_key(email: str) -> str:
+    """The identity of a mailbox: ``"Ann.Lee@Example.ORG"`` -> ``"ann.lee@example.org"``.
+
+    The local part is case-folded (mail systems treat case variants as one mailbox in
+    practice, and one person must not be mailed twice), the domain lower-cased and in
+    its ASCII (IDNA) form. The address mail goes to keeps its own spelling.
+    """
+    local, _, domain = email.strip().rpartition("@")
+    domain = domain.rstrip(".")
+    if not domain.isascii():
+        # Not a valid domain: kept as is, a key that matches no normalised address.
+        with contextlib.suppress(idna.IDNAError):
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+    return f"{local.casefold()}@{domain.lower()}"
+
+
+def new_public_id() -> str:
+    return secrets.token_urlsafe(PUBLIC_ID_BYTES)
 
 
 class ImportOutcome(Enum):
@@ -98,6 +125,8 @@ def decide_import(existing: Subscriber | None, row: ImportRow, now: datetime) ->
             ImportOutcome.ADDED,
             {
                 "email": row.email,
+                "email_key": email_key(row.email),
+                "public_id": new_public_id(),
                 "name": row.name,
                 "status": status.value,
                 "regions": None if row.regions is None else list(row.regions),
@@ -149,10 +178,14 @@ class SubscribersMixin(StoreBase):
         name: str | None = None,
         source: str | None = None,
     ) -> Subscriber:
-        """Add `email` (already normalised); when it exists, return it unchanged."""
+        """Add `email` (already normalised); when its mailbox exists (in any spelling),
+        return that subscriber unchanged."""
         now = ensure_utc(now)
+        key = email_key(email)
         values = {
             "email": email,
+            "email_key": key,
+            "public_id": new_public_id(),
             "name": name,
             "status": status.value,
             "regions": None if regions is None else list(_check_regions(regions)),
@@ -165,29 +198,26 @@ class SubscribersMixin(StoreBase):
         with self._write() as conn:
             conn.execute(self._insert_ignore(), values)
             row = (
-                conn.execute(select(subscribers).where(subscribers.c.email == email))
+                conn.execute(select(subscribers).where(subscribers.c.email_key == key))
                 .mappings()
                 .one()
             )
         return subscriber_from_row(row)
 
     def get_subscriber(self, email: str) -> Subscriber | None:
+        """The subscriber of `email`'s mailbox, whatever the spelling; None if none."""
+        return self._get_one(subscribers.c.email_key == email_key(email))
+
+    def get_subscriber_by_public_id(self, public_id: str) -> Subscriber | None:
+        return self._get_one(subscribers.c.public_id == public_id)
+
+    def _get_one(self, where: Any) -> Subscriber | None:
         with self._read() as conn:
-            row = (
-                conn.execute(select(subscribers).where(subscribers.c.email == email))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(select(subscribers).where(where)).mappings().first()
         return None if row is None else subscriber_from_row(row)
 
     def get_subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
-        with self._read() as conn:
-            row = (
-                conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id))
-                .mappings()
-                .first()
-            )
-        return None if row is None else subscriber_from_row(row)
+        return self._get_one(subscribers.c.id == subscriber_id)
 
     def set_subscriber_status(
         self,
@@ -290,22 +320,25 @@ class SubscribersMixin(StoreBase):
     def _import_in(
         self, conn: Connection, rows: Sequence[ImportRow], now: datetime, source: str
     ) -> ImportResult:
-        emails = list({row.email for row in rows})
-        query = select(subscribers).where(subscribers.c.email.in_(emails))
+        keys = list({email_key(row.email) for row in rows})
+        query = select(subscribers).where(subscribers.c.email_key.in_(keys))
         if self.dialect == "postgresql":
             query = query.with_for_update()
-        known = {r["email"]: subscriber_from_row(r) for r in conn.execute(query).mappings().all()}
+        known = {
+            r["email_key"]: subscriber_from_row(r) for r in conn.execute(query).mappings().all()
+        }
         counts = dict.fromkeys(ImportOutcome, 0)
         skipped: list[SkippedRow] = []
         adds: dict[str, dict[str, Any]] = {}  # new rows go in with one statement
         for row in rows:
-            if row.email in adds:  # the same address again: merge with what we add
+            key = email_key(row.email)
+            if key in adds:  # the same mailbox again: merge with what we add
                 self._insert_adds(conn, adds, known)
-            existing = known.get(row.email)
+            existing = known.get(key)
             decision = decide_import(existing, row, now)
             counts[decision.outcome] += 1
             if decision.outcome is ImportOutcome.ADDED:
-                adds[row.email] = {**decision.values, "source": source}
+                adds[key] = {**decision.values, "source": source}
             elif decision.outcome is ImportOutcome.UPDATED:
                 assert existing is not None and existing.id is not None
                 stmt = (
@@ -314,7 +347,7 @@ class SubscribersMixin(StoreBase):
                     .values(**decision.values)
                     .returning(subscribers)
                 )
-                known[row.email] = subscriber_from_row(conn.execute(stmt).mappings().one())
+                known[key] = subscriber_from_row(conn.execute(stmt).mappings().one())
             elif decision.outcome is ImportOutcome.SKIPPED:
                 assert existing is not None
                 skipped.append(SkippedRow(row.line, row.email, existing.status))
@@ -336,16 +369,18 @@ class SubscribersMixin(StoreBase):
             self._insert_ignore().returning(subscribers), list(adds.values())
         ).mappings()
         for row in inserted:
-            known[row["email"]] = subscriber_from_row(row)
-        if any(email not in known for email in adds):
+            known[row["email_key"]] = subscriber_from_row(row)
+        if any(key not in known for key in adds):
             raise _Conflict
         adds.clear()
 
     def _insert_ignore(self) -> Any:
-        """INSERT ... ON CONFLICT (email) DO NOTHING, on either backend."""
+        """INSERT ... ON CONFLICT (email_key) DO NOTHING, on either backend."""
         if self.dialect == "postgresql":
-            return postgresql.insert(subscribers).on_conflict_do_nothing(index_elements=["email"])
-        return sqlite.insert(subscribers).on_conflict_do_nothing(index_elements=["email"])
+            return postgresql.insert(subscribers).on_conflict_do_nothing(
+                index_elements=["email_key"]
+            )
+        return sqlite.insert(subscribers).on_conflict_do_nothing(index_elements=["email_key"])
 
     def _update_one(self, subscriber_id: int, values: dict[str, Any]) -> Subscriber:
         stmt = (
@@ -375,6 +410,7 @@ def subscriber_from_row(row: RowMapping) -> Subscriber:
         status_changed_at=row["status_changed_at"],
         status_reason=row["status_reason"],
         updated_at=row["updated_at"],
+        public_id=row["public_id"],
     )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bot.errors import UsageError
 from bot.store import Store
-from bot.store.subscribers import ImportResult, ImportRow
+from bot.store.subscribers import ImportResult, ImportRow, email_key
 from bot.subscribers.validate import (
     check_name,
     normalise_email,
@@ -192,7 +192,8 @@ class RowReader:
         return {name: i for i, name in enumerate(names) if name in COLUMNS}
 
     def _check_repeat(self, row: ImportRow) -> ImportRow | BadRow:
-        first = self._seen.setdefault(row.email, row.line)
+        # One mailbox in any spelling: "Ann@x.org" and "ANN@X.ORG" are one subscriber.
+        first = self._seen.setdefault(email_key(row.email), row.line)
         if first != row.line:
             return BadRow(row.line, f"{row.email} is already on line {first}")
         return row

@@ -3,8 +3,11 @@
 What it does: wires the public pages (`bot.web.pages`) and the SendGrid webhook
 (`bot.web.hooks`) behind the guards of `bot.web.security` (security headers on
 every response, bounded bodies), opens the context from `ctx_factory` at start-up
-and closes it at shut-down, and answers errors with a page (or JSON on the
-webhook), never a traceback.
+and closes it at shut-down, runs the background sender of confirmation mails
+(`bot.web.confirm_sender`) in between, keeps link tokens out of uvicorn's logs,
+and answers errors with a page (or JSON on the webhook), never a traceback. It
+never redirects to a trailing-slash variant: such a redirect would be built from the
+request's Host header, which the client chooses.
 What it does not do: listen on a socket (``roundup serve`` runs it with uvicorn)
 or hold editor pages (not built yet).
 """
@@ -24,7 +27,8 @@ from bot.context import Context
 from bot.errors import ConfigError, RoundupError
 from bot.send.webhook import MAX_BODY_BYTES, PUBLIC_KEY_ENV, Verifier
 from bot.tokens import secret_key_from_env
-from bot.web import hooks, pages
+from bot.web import access_log, hooks, pages
+from bot.web.confirm_sender import ConfirmationSender
 from bot.web.security import BodyLimit, SecurityHeaders
 from bot.web.state import AppState
 from bot.web.views import render_page, render_stylesheet
@@ -57,19 +61,31 @@ def create_app(
                     "newsletter.base_url is not set: the web app needs it to put links "
                     "in emails (the address where readers reach this app)"
                 )
+            access_log.install()
+            sender = ConfirmationSender(ctx, key)
             app.state.roundup = AppState(
                 ctx=ctx,
                 secret=key,
                 verifier=verifier,
                 stylesheet=render_stylesheet(ctx.config),
                 secure_cookies=ctx.config.newsletter.base_url.startswith("https://"),
+                sender=sender,
             )
-            yield
+            sender.start()
+            try:
+                yield
+            finally:
+                await sender.stop()
         finally:
             ctx.close()
 
     app = FastAPI(
-        title="roundup", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        title="roundup",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,  # Starlette builds that redirect from the Host header
     )
     app.include_router(pages.router)
     app.include_router(hooks.router)
@@ -97,7 +113,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 
 async def _roundup_error(request: Request, exc: RoundupError) -> Response:
-    log.error("request %s %s failed: %s", request.method, request.url.path, exc)
+    path = access_log.redact_path(request.url.path)
+    log.error("request %s %s failed: %s", request.method, path, exc)
     return _problem_page(
         request,
         503,

@@ -5,16 +5,17 @@ What it does: decides, from a subscriber's current status alone, what a sign-up,
 a confirmation and an unsubscribe do (`signup_action`, `confirm_outcome`,
 `unsubscribe_outcome`, tables of cases in the tests), checks a link's token
 against the subscriber it names (`subscriber_for`), and runs each flow with an
-injected `now`: `sign_up` (creates or reopens a PENDING subscriber and mails the
-confirmation through `bot.send.send_transactional`), `confirm`, `unsubscribe`,
-`save_regions`.
-What it does not do: speak HTTP or render pages (the routes in `bot.web.pages`).
+injected `now`: `sign_up` (creates or reopens a PENDING subscriber and queues the
+confirmation mail, in one transaction), `confirm`, `unsubscribe`, `save_regions`.
+What it does not do: speak HTTP or render pages (the routes in `bot.web.pages`), or
+send mail: `bot.send.confirmations` sends the queued mails outside the request.
 
 Sign-up rules: a new address becomes PENDING and gets a confirmation email; a
 PENDING one gets it again; an UNSUBSCRIBED or BOUNCED one is reopened as PENDING
 (a new sign-up, which only its owner can confirm); an ACTIVE or COMPLAINED one is
 left as it is and gets no email (someone who reported us as spam is never mailed
-on a stranger's say-so). The page answers the same in every case.
+on a stranger's say-so). The page answers the same in every case, in about the
+same time: every sign-up is one read and one write, and no mail is sent during it.
 """
 
 from __future__ import annotations
@@ -26,20 +27,11 @@ from enum import Enum
 from bot import tokens
 from bot.context import Context
 from bot.errors import TokenError
-from bot.render.transactional import render_confirmation
-from bot.send import send_transactional
-from bot.send.message import Message, Recipient
+from bot.store.confirmations import SignupAction
 from bot.tokens import Purpose, TokenClaims, read_token
 from bot.types import Subscriber, SubscriberStatus
 
-CONFIRM_CATEGORY = "confirm"
-
-
-class SignupAction(Enum):
-    CREATE = "create"  # new address: add as PENDING, send the confirmation
-    RESEND = "resend"  # still PENDING: send the confirmation again
-    REOPEN = "reopen"  # left or bounced: back to PENDING, send the confirmation
-    NOTHING = "nothing"  # ACTIVE already, or COMPLAINED: no change, no email
+__all__ = ["SignupAction"]  # defined with the store's sign-up, which applies it
 
 
 class ConfirmOutcome(Enum):
@@ -120,7 +112,12 @@ def subscriber_for(ctx: Context, secret: str, purpose: Purpose, token: str, now:
     subs = ctx.config.subscriptions
     max_age = subs.confirm_max_age if purpose is Purpose.CONFIRM else subs.link_max_age
     claims = read_token(secret, purpose, token, max_age=max_age, now=now)
-    subscriber = ctx.store.get_subscriber_by_id(claims.subscriber_id)
+    ref = claims.subscriber_id
+    subscriber = (
+        ctx.store.get_subscriber_by_public_id(ref)
+        if isinstance(ref, str)
+        else ctx.store.get_subscriber_by_id(ref)
+    )
     if subscriber is None or not claims.names(secret, subscriber.email):
         raise TokenError("this link is no longer valid: the address it was made for has changed")
     return Link(subscriber, claims)
@@ -135,47 +132,23 @@ def link_url(
 
 def sign_up(
     ctx: Context,
-    secret: str,
     email: str,
     regions: tuple[str, ...] | None,
     now: datetime,
     source: str = "web",
 ) -> SignupAction:
     """Carry out a sign-up of a normalised, valid `email` (see the module docstring)."""
-    existing = ctx.store.get_subscriber(email)
-    action = signup_action(
-        existing.status if existing else None,
-        last_change=existing.updated_at if existing else None,
-        now=now,
-        resend_after=ctx.config.subscriptions.resend_after,
-    )
-    if action is SignupAction.NOTHING:
-        return action
-    if existing is None:
-        subscriber = ctx.store.add_subscriber(
-            email, now=now, status=SubscriberStatus.PENDING, regions=regions, source=source
+    resend_after = ctx.config.subscriptions.resend_after
+
+    def decide(existing: Subscriber | None) -> SignupAction:
+        return signup_action(
+            existing.status if existing else None,
+            last_change=existing.updated_at if existing else None,
+            now=now,
+            resend_after=resend_after,
         )
-    else:
-        assert existing.id is not None
-        if action is SignupAction.REOPEN:
-            ctx.store.set_subscriber_status(
-                existing.id, SubscriberStatus.PENDING, now=now, reason="signed up again"
-            )
-        subscriber = ctx.store.set_subscriber_regions(existing.id, regions, now=now)
-    send_confirmation(ctx, secret, subscriber, now)
-    return action
 
-
-def send_confirmation(ctx: Context, secret: str, subscriber: Subscriber, now: datetime) -> None:
-    url = link_url(ctx, secret, Purpose.CONFIRM, subscriber, now)
-    email = render_confirmation(ctx.config, url, ctx.config.subscriptions.confirm_max_age)
-    message = Message(
-        subject=email.subject,
-        html=email.html,
-        text=email.text,
-        categories=(CONFIRM_CATEGORY,),
-    )
-    send_transactional(ctx, message, Recipient(email=subscriber.email, name=subscriber.name))
+    return ctx.store.record_signup(email, now=now, regions=regions, source=source, decide=decide)
 
 
 def confirm(ctx: Context, link: Link, now: datetime) -> ConfirmOutcome:

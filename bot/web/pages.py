@@ -3,8 +3,12 @@
 What it does: the HTTP side of `bot.web.flows`: reads bounded forms, checks CSRF
 on the state-changing forms, turns token problems into clear pages (400 for a
 forged, altered or wrong-purpose link, 410 for an expired one; nothing changes),
-and renders the answer. The store work runs in a worker thread so a slow database
-never blocks the event loop.
+and renders the answer. A GET never changes a subscriber: mail scanners and link
+prefetchers open every link in a message, so confirming and unsubscribing take a
+press of the page's button (a POST). Sign-ups are limited per client address and
+per mailbox (`bot.web.signup_limit`, 429 past it); each is answered alike and
+quickly, the confirmation mail queued for the background sender. The store work
+runs in a worker thread so a slow database never blocks the event loop.
 What it does not do: decide anything about subscribers (flows does) or verify
 webhooks (`bot.web.hooks`).
 
@@ -25,7 +29,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from bot.errors import RoundupError, SendError, TokenError
+from bot.errors import RoundupError, TokenError
+from bot.store.subscribers import email_key
 from bot.subscribers.validate import normalise_email
 from bot.tokens import Purpose, TokenExpired
 from bot.web import flows
@@ -156,16 +161,19 @@ async def subscribe(request: Request) -> Response:
         return _subscribe_page(request, 422, str(exc), raw, chosen)
     if form.get("website"):  # the honeypot: only robots fill a field nobody sees
         return page(request, "subscribe_sent.html", email=email)
-    try:
-        await _call(flows.sign_up, st.ctx, st.secret, email, regions, st.now())
-    except SendError:
+    client = request.client.host if request.client else "unknown"
+    if not st.signup_limits.allow(client, email_key(email), st.now()):
         return problem(
             request,
-            503,
-            "We could not send your confirmation email",
-            "Our mail service did not take the message just now. Nothing is lost: "
-            "please sign up again in a few minutes.",
+            429,
+            "Too many sign-ups",
+            "We received many sign-ups from here or for this address in the last hour, "
+            "so this one was not taken.",
+            "Please try again in an hour. If you signed up already, check your inbox.",
         )
+    await _call(flows.sign_up, st.ctx, email, regions, st.now())
+    if st.sender is not None:
+        st.sender.wake()
     return page(request, "subscribe_sent.html", email=email)
 
 
@@ -173,6 +181,23 @@ async def subscribe(request: Request) -> Response:
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
+async def confirm_form(request: Request, token: str) -> Response:
+    """The confirmation page: a button to press; opening the link changes nothing."""
+    st = state_of(request)
+    now = st.now()
+    try:
+        link = await _link(request, Purpose.CONFIRM, token, now)
+    except TokenError as exc:
+        return token_problem(request, exc)
+    outcome = flows.confirm_outcome(link.subscriber.status)
+    if outcome is flows.ConfirmOutcome.ACTIVATED:
+        return page(
+            request, "confirm.html", outcome="ask", email=link.subscriber.email, preferences_url=""
+        )
+    return _confirmed_page(request, link, outcome, now)
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
 async def confirm(request: Request, token: str) -> Response:
     st = state_of(request)
     now = st.now()
@@ -180,7 +205,18 @@ async def confirm(request: Request, token: str) -> Response:
         link = await _link(request, Purpose.CONFIRM, token, now)
     except TokenError as exc:
         return token_problem(request, exc)
+    form = await read_form(request)
+    refused = csrf_problem(request, form)
+    if refused is not None:
+        return refused
     outcome = await _call(flows.confirm, st.ctx, link, now)
+    return _confirmed_page(request, link, outcome, now)
+
+
+def _confirmed_page(
+    request: Request, link: flows.Link, outcome: flows.ConfirmOutcome, now: datetime
+) -> HTMLResponse:
+    st = state_of(request)
     prefs = (
         flows.link_url(st.ctx, st.secret, Purpose.PREFERENCES, link.subscriber, now)
         if outcome is not flows.ConfirmOutcome.NOT_PENDING
