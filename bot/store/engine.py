@@ -176,6 +176,8 @@ def translate_error(exc: SQLAlchemyError, url: URL) -> StoreError:
             f"cannot open the SQLite file of {where} ({detail}): does its directory exist "
             "and is it writable? `roundup db upgrade` creates it"
         )
+    if url.drivername == "sqlite":  # no server to be down: the advice below is PostgreSQL's
+        return StoreError(f"database error on the SQLite file of {where}: {detail}")
     if exc.connection_invalidated or exc.statement is None or _is_connect_failure(lowered):
         return StoreError(
             f"cannot connect to the database at {where} ({detail}): is PostgreSQL running "
