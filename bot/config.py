@@ -2,7 +2,9 @@
 
 What it does: reads the YAML (safely: no tags, no aliases bombs beyond PyYAML's own
 limits, a size cap), validates it with pydantic, and on failure raises one
-`ConfigError` listing every problem with its file, line and path (``feeds[3].url``).
+`ConfigError` listing every problem with its file, line and path (``feeds[3].url``):
+the schema's, a key written twice, and the checks across keys (`config_checks`), all
+in one pass and in the order of their lines.
 What it does not do: judge the region rules' meaning (that is `bot.classify`'s
 `lint_rules`), read secrets (they come from the environment, see `bot.context`), or
 touch the network or the store.
@@ -29,6 +31,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config_checks import cross_problems, duplicate_keys
+from bot.config_checks import slugify as slugify
 from bot.errors import ConfigError
 
 MAX_CONFIG_BYTES = 2_000_000
@@ -289,25 +293,6 @@ class Config(_Model):
             raise ValueError("name at least one")
         return value
 
-    def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """Problems that span several keys: (path, message) pairs."""
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        _dupes(problems, "feeds", [f.name for f in self.feeds], "feed name")
-        _dupes(problems, "regions", [r.name.casefold() for r in self.regions], "region name")
-        _dupes(problems, "regions", [r.id for r in self.regions], "region slug")
-        names = {r.name for r in self.regions}
-        if self.fallback.name.casefold() in {n.casefold() for n in names}:
-            problems.append((("fallback", "name"), f"{self.fallback.name!r} is also a region"))
-        for i, feed in enumerate(self.feeds):
-            if feed.region is not None and feed.region not in names:
-                problems.append(
-                    (
-                        ("feeds", i, "region"),
-                        f"{feed.region!r} is not a region (regions: {', '.join(sorted(names))})",
-                    )
-                )
-        return problems
-
     @property
     def region_names(self) -> tuple[str, ...]:
         """Section names in the configured order, fallback last."""
@@ -315,20 +300,6 @@ class Config(_Model):
 
     def feed(self, name: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.name == name), None)
-
-
-def _dupes(
-    problems: list[tuple[tuple[str | int, ...], str]], where: str, values: list[str], what: str
-) -> None:
-    seen: set[str] = set()
-    for i, value in enumerate(values):
-        if value in seen:
-            problems.append(((where, i), f"duplicate {what} {value!r}"))
-        seen.add(value)
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-") or "section"
 
 
 # --- loading with line numbers ---------------------------------------------
@@ -400,23 +371,31 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a mapping with feeds, regions, newsletter")
     lines = dict(_lines(node)) if node is not None else {}
+    found = [
+        (line, f"{source}:{line}: {format_path(path)}: written twice (first on line {first})")
+        for path, line, first in (duplicate_keys(node) if node is not None else ())
+    ]
+    config = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
+        found.extend(_describe_error(e, source, lines) for e in exc.errors())
+    found.extend(
+        _describe(loc, msg, source, lines)
+        for loc, msg in cross_problems(data, FallbackConfig().name)
+    )
+    if config is None or found:
+        found.sort(key=lambda problem: problem[0])  # stable: same line, found order
         raise ConfigError(
-            f"{source}: {exc.error_count()} problem(s) in the config",
-            tuple(_describe_error(e, source, lines) for e in exc.errors()),
-        ) from None
-    cross = config.cross_problems()
-    if cross:
-        raise ConfigError(
-            f"{source}: {len(cross)} problem(s) in the config",
-            tuple(_describe(loc, msg, source, lines) for loc, msg in cross),
+            f"{source}: {len(found)} problem(s) in the config",
+            tuple(text for _, text in found),
         )
     return config
 
 
-def _describe_error(error: Any, source: str, lines: dict[tuple[str | int, ...], int]) -> str:
+def _describe_error(
+    error: Any, source: str, lines: dict[tuple[str | int, ...], int]
+) -> tuple[int, str]:
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
@@ -428,9 +407,11 @@ def _describe_error(error: Any, source: str, lines: dict[tuple[str | int, ...], 
 
 def _describe(
     loc: tuple[str | int, ...], message: str, source: str, lines: dict[tuple[str | int, ...], int]
-) -> str:
-    # Walk up until a path that exists in the file (a missing key: its parent).
+) -> tuple[int, str]:
+    """(line, the problem as shown): walks up to a path that exists in the file (a
+    missing key: its parent)."""
     probe = loc
     while probe and probe not in lines:
         probe = probe[:-1]
-    return f"{source}:{lines.get(probe, 1)}: {format_path(loc)}: {message}"
+    line = lines.get(probe, 1)
+    return line, f"{source}:{line}: {format_path(loc)}: {message}"

@@ -161,6 +161,48 @@ def test_duplicate_feed_names() -> None:
     ]
 
 
+def test_a_key_written_twice_is_a_problem_with_both_lines() -> None:
+    text = MINIMAL.replace(
+        "    url: https://example.org/feed.rss\n",
+        "    url: https://example.org/feed.rss\n    url: https://example.org/other.rss\n",
+    ).replace("  publication: Example\n", "  publication: Example\n  publication: Other\n")
+    assert problems(text) == [
+        "feeds.yaml:3: newsletter.publication: written twice (first on line 2)",
+        "feeds.yaml:10: feeds[0].url: written twice (first on line 9)",
+    ]
+
+
+def test_duplicates_are_reported_with_the_schema_errors_in_line_order() -> None:
+    text = (
+        MINIMAL.replace("https://example.org/feed.rss", "ftp://x")
+        + "  - name: Asia\n    slug: europe\n"
+        + "fallback:\n  name: asia\n"
+    ).replace(
+        "regions:\n",
+        "  - name: main\n    url: https://example.org/2\n    region: Africa\n"
+        "    poll_interval: soon\nregions:\n",
+    )
+    assert problems(text) == [
+        "feeds.yaml:8: feeds[0].url: expected an http(s) URL, got 'ftp://x'",
+        "feeds.yaml:9: feeds[1]: duplicate feed name 'main'",
+        "feeds.yaml:11: feeds[1].region: 'Africa' is not a region (regions: Asia, Europe)",
+        "feeds.yaml:12: feeds[1].poll_interval: expected a duration such as 30m, 6h or 1d, "
+        "got 'soon'",
+        "feeds.yaml:15: regions[1]: duplicate region slug 'europe'",
+        "feeds.yaml:18: fallback.name: 'asia' is also a region",
+    ]
+
+
+def test_duplicates_in_entries_that_are_themselves_invalid_are_still_found() -> None:
+    text = MINIMAL + "  - name: europe\n    colour: blue\n  - 42\n"
+    assert problems(text) == [
+        "feeds.yaml:11: regions[1]: duplicate region name 'europe'",
+        "feeds.yaml:11: regions[1]: duplicate region slug 'europe'",
+        "feeds.yaml:12: regions[1].colour: unknown key (check the spelling)",
+        "feeds.yaml:13: regions[2]: Input should be a valid dictionary or instance of RegionConfig",
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

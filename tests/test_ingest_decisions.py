@@ -11,7 +11,7 @@ from bot.ingest import backoff_delay, canonical_url, is_due, next_due
 from bot.ingest.due import retry_after_delay
 from bot.ingest.outcome import Fetched, Timing, failed, succeeded
 from bot.ingest.text import html_to_text, sanitise_html, split_credit, trim_text
-from bot.ingest.urls import resolve_link
+from bot.ingest.urls import UrlDropped, clean_url, resolve_link
 from bot.types import FeedState, FetchStatus
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -124,6 +124,28 @@ def test_success_resets_failures_and_moves_url() -> None:
     assert state.next_due == NOW + timedelta(minutes=30)
 
 
+def test_a_permanent_redirect_to_an_unclean_url_keeps_the_old_one() -> None:
+    fetched = Fetched(
+        status=FetchStatus.FETCHED,
+        url='https://example.org/"><script>alert(1)</script>',
+        etag=None,
+        last_modified=None,
+        body_hash="abc",
+        warnings=("bozo",),
+    )
+    outcome = succeeded(STATE, NOW, TIMING, fetched)
+    assert outcome.state.url == STATE.url
+    assert outcome.warnings[0] == "bozo"
+    assert outcome.warnings[1].startswith("permanent redirect dropped (contains the character")
+
+
+def test_a_permanent_redirect_is_stored_percent_encoded() -> None:
+    fetched = Fetched(FetchStatus.FETCHED, "https://example.org/f\u00fcd?x=%7e", None, None, "h")
+    outcome = succeeded(STATE, NOW, TIMING, fetched)
+    assert outcome.state.url == "https://example.org/f%C3%BCd?x=~"
+    assert outcome.warnings == ()
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
@@ -166,15 +188,73 @@ def test_canonical_url(url: str, expected: str) -> None:
         ("b", "https://example.org/feed/", "https://example.org/feed/b"),
         ("//cdn.example.org/c", "https://example.org/", "https://cdn.example.org/c"),
         ("https://other.org/d", "https://example.org/", "https://other.org/d"),
-        ("javascript:alert(1)", "https://example.org/", ""),
-        ("data:text/html,<b>x</b>", "https://example.org/", ""),
-        ("ftp://example.org/file", "https://example.org/", ""),
         ("", "https://example.org/", ""),
+        ("  ", "https://example.org/", ""),
         (None, "https://example.org/", ""),
     ],
 )
 def test_resolve_link(link: str | None, base: str, expected: str) -> None:
     assert resolve_link(link, base) == expected
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"),
+    [
+        ("javascript:alert(1)", "not an absolute http"),
+        ("data:text/html,<b>x</b>", "the character <"),
+        ("ftp://example.org/file", "not an absolute http"),
+        ('"><script>alert(1)</script>', 'the character "'),
+    ],
+)
+def test_resolve_link_drops_what_must_not_be_stored(link: str, reason: str) -> None:
+    with pytest.raises(UrlDropped, match=reason):
+        resolve_link(link, "https://example.org/feed/")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.org/a?b=1#c", "https://example.org/a?b=1#c"),
+        ("HTTPS://Example.ORG", "https://Example.ORG/"),  # the host keeps its case
+        ("https://example.org/a%2fb%7e%41", "https://example.org/a%2Fb~A"),  # case, unreserved
+        ("https://example.org/100%", "https://example.org/100%25"),  # a stray % is escaped
+        ("https://example.org/caf\u00e9?q=\u00fc", "https://example.org/caf%C3%A9?q=%C3%BC"),
+        ("https://example.org/{x}|^", "https://example.org/%7Bx%7D%7C%5E"),
+        ("https://example.org/o'brien", "https://example.org/o%27brien"),
+        ("https://example.org/a?x=[1]&y=a+b", "https://example.org/a?x=%5B1%5D&y=a+b"),
+        ("https://b\u00fccher.example/", "https://xn--bcher-kva.example/"),
+        ("http://[::1]:8080/a", "http://[::1]:8080/a"),
+        ("https://user:pw@example.org/", "https://user:pw@example.org/"),
+    ],
+)
+def test_clean_url_percent_encodes_canonically(url: str, expected: str) -> None:
+    assert clean_url(url) == expected
+    assert clean_url(expected) == expected  # canonical: cleaning again changes nothing
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://example.org/a b", "whitespace"),
+        ("https://example.org/a\tb", "whitespace"),
+        ("https://example.org/a\u00a0b", "whitespace"),
+        ('https://example.org/"><script>', 'the character "'),
+        ("https://example.org/<x>", "the character <"),
+        ("https://example.org/a>", "the character >"),
+        ("https://example.org/a`b", "the character `"),
+        ("https://example.org\\@evil.example/", "a backslash"),
+        ("https://example.org/\x00", "a control character"),
+        ("/relative", "not an absolute http"),
+        ("mailto:desk@example.org", "not an absolute http"),
+        ("https:///path", "no host"),
+        ("https://exa%2Fmple.org/", "not a valid domain name"),
+        ("https://example.org:99999/", "not a valid URL"),
+        ("https://example.org/" + "a" * 2100, "longer than"),
+    ],
+)
+def test_clean_url_drops_what_is_not_a_url(url: str, reason: str) -> None:
+    with pytest.raises(UrlDropped, match=reason):
+        clean_url(url)
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 
-from bot.errors import EditionError
+from bot.errors import EditionError, StoreError
 from bot.store import Store
 from bot.types import AuditEntry, Edition, EditionEntry, EditionState
 
@@ -153,3 +154,16 @@ def test_audit_detail_keeps_datetimes_as_text(store: Store) -> None:
     store.append_audit(AuditEntry("2026-W48", NOW, "ed", "approve", {"at": NOW}))
     [logged] = store.audit_log("2026-W48")
     assert logged.detail == {"at": str(NOW)}
+
+
+def test_a_row_that_does_not_read_back_is_a_store_error(store: Store) -> None:
+    # Rows changed by hand or by a damaged file: an error that says so, not a traceback.
+    store.save_edition(edition("2026-W48"))
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE editions SET state = 'half-sent' WHERE key = '2026-W48'"))
+    with pytest.raises(StoreError, match="'half-sent' is not a valid EditionState") as info:
+        store.get_edition("2026-W48")
+    if store.dialect == "sqlite":
+        assert "is damaged" in str(info.value) and ".recover" in str(info.value)
+    else:
+        assert "cannot read" in str(info.value) and "backup" in str(info.value)

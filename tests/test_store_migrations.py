@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from bot.errors import StoreError
+from bot.errors import ConfigError, StoreError
 from bot.store import Store, head_revision, open_store, parse_url
 from bot.store.migrate import alembic_config
 from bot.store.schema import metadata
@@ -171,9 +171,11 @@ def test_parse_url_maps_to_supported_drivers(url: str, driver: str, database: st
     ],
 )
 def test_bad_urls_are_refused_with_advice(url: str, message: str) -> None:
-    with pytest.raises(StoreError, match=message) as info:
+    # A URL that names no usable database is bad configuration (exit 2), not a failure.
+    with pytest.raises(ConfigError, match=message) as info:
         open_store(url)
     assert "secret" not in str(info.value)
+    assert info.value.exit_code == 2
 
 
 def test_unreachable_postgres_says_what_to_do_and_hides_the_password() -> None:

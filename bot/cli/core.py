@@ -9,10 +9,31 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 
 from bot.context import Context, open_context
 from bot.errors import UsageError
+
+
+def _flags_take_no_value() -> None:
+    """Show on/off flags (--json, --all, --help) without a value placeholder.
+
+    Typer's rich help prints each option's type, and for a flag that is ``<bool>``,
+    as if the flag took a value (``--json <bool>``); its plain help does not. The
+    type column of a flag is left empty, for every command at once.
+    """
+    shown = typer.core.TyperOption.display_type_rich
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
 
 app = typer.Typer(
     name="roundup",
@@ -22,7 +43,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Soft wrap: an error is one line however long, so logs and grep see it whole.
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOpt = Annotated[
     Path | None,

@@ -4,7 +4,8 @@ What it does: picks one image URL from what feedparser read, in this order:
 media:content of an image type (the widest when there are several renditions),
 media:thumbnail (the widest), an enclosure of an image type, then the first <img>
 of the entry's content or summary. The credit is the entry's media:credit when the
-feed carries one. Relative URLs are resolved; anything but http(s) is ignored.
+feed carries one. Relative URLs are resolved; a URL that `clean_url` refuses is not
+used, and the next candidate (an <img> of the content) is tried instead.
 What it does not do: fetch images, check that they exist, or read the "Top photo
 credit:" lines of descriptions (that is `normalise`, which owns the lede).
 """
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.ingest.text import collapse, first_image
-from bot.ingest.urls import resolve_link
+from bot.ingest.urls import UrlDropped, dropped, resolve_link
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 MAX_CREDIT_CHARS = 600
@@ -56,11 +57,14 @@ def _widest(candidates: Iterable[Mapping[str, Any]], url_key: str) -> str:
     return best
 
 
-def pick_image(entry: Mapping[str, Any], html: Iterable[str], base: str) -> str | None:
+def pick_image(
+    entry: Mapping[str, Any], html: Iterable[str], base: str, notes: list[str] | None = None
+) -> str | None:
     """The entry's lead image URL, absolute http(s), or None.
 
     `html` are the entry's content and summary fragments, searched for an <img>
-    when the feed names no image; `base` resolves relative URLs.
+    when the feed names no usable image; `base` resolves relative URLs. When no
+    image is kept but one was refused, why goes into `notes`.
     """
     media = [
         m
@@ -78,11 +82,18 @@ def pick_image(entry: Mapping[str, Any], html: Iterable[str], base: str) -> str 
         or _widest(_dicts(entry.get("media_thumbnail")), "url")
         or _widest(enclosures, "href")
     )
-    candidates = [found] if found else [first_image(fragment) or "" for fragment in html]
+    candidates = [found, *(first_image(fragment) or "" for fragment in html)]
+    refused = ""
     for candidate in candidates:
-        url = resolve_link(candidate, base)
+        try:
+            url = resolve_link(candidate, base)
+        except UrlDropped as exc:
+            refused = refused or dropped("image", candidate, exc)
+            continue
         if url:
             return url
+    if refused and notes is not None:
+        notes.append(refused)
     return None
 
 

@@ -2,8 +2,9 @@
 
 What it does, field by field:
 - `url`: the entry's link (else its first alternate link) resolved against the feed
-  URL; only http(s) links are kept, otherwise it is "" (the store then matches the
-  story by key alone). `canonical_url` is `canonical_url(url)`.
+  URL and cleaned by `urls.clean_url`; a link it refuses is dropped (noted), and
+  then `url` is "" (the store matches the story by key alone). `canonical_url` is
+  `canonical_url(url)`.
 - `key`: the guid/id when the feed gives one (a guid longer than 512 characters is
   replaced by ``sha256:<hex>`` of it); else the canonical URL; else
   ``sha256:<hex>`` of the title and the published time (ISO 8601, "" when absent),
@@ -19,6 +20,8 @@ What it does, field by field:
   case-insensitive duplicate kept, in order.
 - `image_url`/`image_credit`: see `media`; the credit is media:credit, else the
   description's credit line.
+Every URL dropped is described in the `notes` list the caller passes, which `parse`
+turns into the feed's warnings.
 What it does not do: decide whether a feed is usable (that is `parse`), or keep
 entries unique within a feed.
 
@@ -42,7 +45,7 @@ from bot.ingest.text import (
     split_credit,
     trim_text,
 )
-from bot.ingest.urls import canonical_url, resolve_link
+from bot.ingest.urls import UrlDropped, canonical_url, dropped, resolve_link
 from bot.types import Item
 
 MAX_KEY_CHARS = 512
@@ -125,15 +128,23 @@ def _tags(entry: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(tags[:MAX_TAGS])
 
 
-def _link(entry: Mapping[str, Any], base: str) -> str:
-    link = resolve_link(_str(entry, "link"), base)
-    if link:
-        return link
-    for candidate in _get(entry, "links") or []:
-        if isinstance(candidate, Mapping) and candidate.get("rel", "alternate") == "alternate":
-            link = resolve_link(str(candidate.get("href") or ""), base)
-            if link:
-                return link
+def _link(entry: Mapping[str, Any], base: str, notes: list[str]) -> str:
+    alternates = [
+        str(candidate.get("href") or "")
+        for candidate in _get(entry, "links") or []
+        if isinstance(candidate, Mapping) and candidate.get("rel", "alternate") == "alternate"
+    ]
+    refused = ""
+    for candidate in (_str(entry, "link"), *alternates):
+        try:
+            link = resolve_link(candidate, base)
+        except UrlDropped as exc:
+            refused = refused or dropped("story link", candidate, exc)
+            continue
+        if link:
+            return link
+    if refused:
+        notes.append(refused)
     return ""
 
 
@@ -149,9 +160,15 @@ def _key(guid: str, canonical: str, title: str, published: datetime | None) -> s
     return _hash_key(title, published.isoformat() if published else "")
 
 
-def normalise_entry(entry: Mapping[str, Any], *, feed_url: str, feed_name: str) -> Item:
-    """The `Item` for one feedparser entry; raises `EntrySkipped` (see the module doc)."""
-    url = _link(entry, feed_url)
+def normalise_entry(
+    entry: Mapping[str, Any], *, feed_url: str, feed_name: str, notes: list[str] | None = None
+) -> Item:
+    """The `Item` for one feedparser entry; raises `EntrySkipped` (see the module doc).
+
+    Each URL of the entry that was dropped is described in `notes`, if given.
+    """
+    notes = [] if notes is None else notes
+    url = _link(entry, feed_url, notes)
     content = _content_html(entry)
     summary_lines, credit = split_credit(_detail_lines(entry, "summary"))
     if not summary_lines and content:
@@ -176,6 +193,6 @@ def normalise_entry(entry: Mapping[str, Any], *, feed_url: str, feed_name: str) 
         published=published,
         updated=_datetime(entry, "updated_parsed"),
         tags=_tags(entry),
-        image_url=pick_image(entry, (content, summary), url or feed_url),
+        image_url=pick_image(entry, (content, summary), url or feed_url, notes),
         image_credit=image_credit,
     )

@@ -5,7 +5,8 @@ What it does: `FeedOutcome` is the result the pipeline stores; `succeeded` and
 clears the failure count and schedules the next poll one interval away; a failure
 counts one more, keeps the validators and body hash of the last good fetch, and
 backs off (`due.next_due`). A permanent redirect moves the feed's URL only when
-the poll succeeded: a redirect to a broken place must not lose the working URL.
+the poll succeeded: a redirect to a broken place must not lose the working URL; nor
+to a URL that `urls.clean_url` refuses (the old URL is kept, and a warning says why).
 What it does not do: fetch, parse, or read the clock.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.ingest.due import next_due, retry_after_delay
+from bot.ingest.urls import UrlDropped, clean_url, dropped
 from bot.types import FeedState, FetchStatus, Item
 
 MAX_ERROR_CHARS = 1000
@@ -55,10 +57,21 @@ class Fetched:
     warnings: tuple[str, ...] = ()
 
 
+def _moved_to(state: FeedState, fetched: Fetched) -> tuple[str, tuple[str, ...]]:
+    """The URL to poll next time, and the warnings of the poll with why it did not move."""
+    if fetched.url == state.url:
+        return state.url, fetched.warnings
+    try:
+        return clean_url(fetched.url), fetched.warnings
+    except UrlDropped as exc:
+        return state.url, (*fetched.warnings, dropped("permanent redirect", fetched.url, exc))
+
+
 def succeeded(state: FeedState, now: datetime, timing: Timing, fetched: Fetched) -> FeedOutcome:
+    url, warnings = _moved_to(state, fetched)
     after = replace(
         state,
-        url=fetched.url,
+        url=url,
         etag=fetched.etag,
         last_modified=fetched.last_modified,
         body_hash=fetched.body_hash,
@@ -74,7 +87,7 @@ def succeeded(state: FeedState, now: datetime, timing: Timing, fetched: Fetched)
         status=fetched.status,
         state=after,
         items=fetched.items,
-        warnings=fetched.warnings,
+        warnings=warnings,
         http_status=fetched.http_status,
     )
 

@@ -16,7 +16,8 @@ lenient parser got past) kept as warnings. A well-formed feed with no entries is
 success with no items: new sections start empty.
 
 Entries: at most `MAX_ENTRIES` per feed are read; an entry that cannot be
-normalised, or whose key repeats an earlier entry's, is skipped with a warning.
+normalised, or whose key repeats an earlier entry's, is skipped with a warning; so is
+every URL of an entry that was dropped as unsafe to store (see `urls.clean_url`).
 What it does not do: fetch (feedparser is never given a URL or a path: a body that
 happens to be a file name must not be opened), or store anything.
 """
@@ -118,8 +119,9 @@ def _normalise_all(
     if len(entries) > MAX_ENTRIES:
         warnings.append(f"{len(entries)} entries; only the first {MAX_ENTRIES} were read")
     for number, entry in enumerate(entries[:MAX_ENTRIES], start=1):
+        notes: list[str] = []
         try:
-            item = normalise_entry(entry, feed_url=url, feed_name=feed_name)
+            item = normalise_entry(entry, feed_url=url, feed_name=feed_name, notes=notes)
         except EntrySkipped as exc:
             warnings.append(f"entry {number} skipped: {exc}")
             continue
@@ -127,6 +129,8 @@ def _normalise_all(
             log.debug("entry %d of %s failed to normalise", number, feed_name, exc_info=True)
             warnings.append(f"entry {number} skipped: {type(exc).__name__}: {exc}")
             continue
+        finally:
+            warnings.extend(f"entry {number}: {note}" for note in notes)
         if item.key in seen:
             warnings.append(f"entry {number} skipped: it repeats the key {item.key[:200]!r}")
             continue

@@ -4,7 +4,13 @@ What it does: `canonical_url` lower-cases scheme and host, drops the default por
 and the fragment, and removes tracking parameters (utm_*, fbclid, gclid, mc_cid...)
 while keeping every other query parameter byte for byte and in order, so the store
 can tell that two feeds (or two polls) carry the same story. `resolve_link` turns a
-feed's possibly relative link into an absolute http(s) URL.
+feed's possibly relative link into an absolute http(s) URL, and `clean_url` is the
+gate every URL we store passes (story links, images, a feed's new address): absolute
+http(s), a host name (non-ASCII ones in IDNA form), no whitespace, control
+characters, double quotes, angle brackets, backticks or backslashes, and
+percent-encoded in one canonical way (escapes in upper case, unreserved characters
+unescaped, everything else outside RFC 3986 escaped as UTF-8). A URL that fails is
+dropped with `UrlDropped`, whose message says why.
 What it does not do: fetch anything, follow redirects, or guess at a site's own URL
 rules (trailing slashes, www. prefixes, case in paths are left as the feed gave them:
 servers differ on whether they matter).
@@ -12,7 +18,8 @@ servers differ on whether they matter).
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+import re
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 # Parameters that only tell the linking site who clicked where. Matched
 # case-insensitively on the parameter name.
@@ -65,6 +72,24 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 WEB_SCHEMES = frozenset(_DEFAULT_PORTS)
 
 
+# RFC 3986 section 2: what may stand unescaped in each part of a URL ("%" is handled
+# on its own: a valid escape stays, a stray one is escaped).
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_SUB_DELIMS = "!$&'()*+,;=:@"
+_SAFE = {"userinfo": _SUB_DELIMS.replace("@", ""), "path": _SUB_DELIMS + "/"}
+_SAFE["query"] = _SAFE["fragment"] = _SAFE["path"] + "?"
+# Never part of a URL, and what turns a URL into markup or a second URL when it is
+# pasted into HTML or a header: such a "URL" is refused, not repaired.
+_REFUSED = re.compile(r'[\s"<>\\`\x00-\x1f\x7f]')
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_HOST = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?$")
+MAX_URL_CHARS = 2048
+
+
+class UrlDropped(ValueError):
+    """A URL that must not be stored; the message says why."""
+
+
 def is_tracking_param(name: str) -> bool:
     lowered = name.casefold()
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
@@ -107,14 +132,95 @@ def _strip_tracking(query: str) -> str:
 
 
 def resolve_link(link: str | None, base: str) -> str:
-    """`link` made absolute against `base`; "" unless the result is an http(s) URL."""
+    """`link` made absolute against `base` and cleaned (`clean_url`); "" when there is
+    no link at all, `UrlDropped` when there is one that must not be stored."""
     if not link or not link.strip():
         return ""
     try:
         absolute = urljoin(base, link.strip())
-        parts = urlsplit(absolute)
-    except ValueError:
-        return ""
-    if parts.scheme.lower() not in WEB_SCHEMES or not parts.netloc:
-        return ""
-    return absolute
+    except ValueError as exc:
+        raise UrlDropped(f"not a valid URL ({exc})") from None
+    return clean_url(absolute)
+
+
+def dropped(what: str, url: str, exc: UrlDropped) -> str:
+    """The warning for a URL not stored: what it was, why, and (bounded) what it said."""
+    shown = url if len(url) <= 200 else url[:199] + "…"
+    return f"{what} dropped ({exc}): {shown!r}"
+
+
+def clean_url(url: str) -> str:
+    """`url` in canonical percent-encoding, or `UrlDropped` (see the module docstring).
+
+    The apostrophe, legal in a URL but a quote in HTML, is escaped as %27.
+    """
+    if len(url) > MAX_URL_CHARS:
+        raise UrlDropped(f"longer than {MAX_URL_CHARS} characters")
+    bad = _REFUSED.search(url)
+    if bad:
+        raise UrlDropped(f"contains {_name(bad.group())}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UrlDropped(f"not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in WEB_SCHEMES:
+        raise UrlDropped("not an absolute http(s) URL")
+    netloc = _netloc(parts.netloc, port)
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            _encode(parts.path, "path") or "/",
+            _encode(parts.query, "query"),
+            _encode(parts.fragment, "fragment"),
+        )
+    )
+
+
+def _name(char: str) -> str:
+    if char.isspace():
+        return "whitespace"
+    if char in '"<>`':
+        return f"the character {char}"
+    return "a backslash" if char == "\\" else "a control character"
+
+
+def _netloc(netloc: str, port: int | None) -> str:
+    # The host keeps the case it was written in (that is `canonical_url`'s business);
+    # only a non-ASCII host is turned into its ASCII (IDNA) form.
+    userinfo, at, hostport = netloc.rpartition("@")
+    if hostport.startswith("["):  # an IPv6 literal, already checked by urlsplit
+        host = hostport[: hostport.index("]") + 1]
+    else:
+        host = _host(hostport.partition(":")[0])
+    if not host:
+        raise UrlDropped("no host")
+    netloc = f"{_encode(userinfo, 'userinfo')}@{host}" if at else host
+    return f"{netloc}:{port}" if port is not None else netloc
+
+
+def _host(host: str) -> str:
+    ascii_host = host
+    if not host.isascii():
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise UrlDropped(f"the host {host[:100]!r} is not a valid domain name") from None
+    if ascii_host and not _HOST.match(ascii_host.lower().rstrip(".")):
+        raise UrlDropped(f"the host {host[:100]!r} is not a valid domain name")
+    return ascii_host
+
+
+def _encode(text: str, part: str) -> str:
+    """`text` with valid escapes in upper case (decoded when they stand for an
+    unreserved character) and every other character outside the part's set escaped."""
+    out: list[str] = []
+    pos = 0
+    for match in _ESCAPE.finditer(text):
+        out.append(quote(text[pos : match.start()], safe=_SAFE[part]))
+        char = chr(int(match.group(1), 16))
+        out.append(char if char in _UNRESERVED else f"%{match.group(1).upper()}")
+        pos = match.end()
+    out.append(quote(text[pos:], safe=_SAFE[part]))
+    return "".join(out).replace("'", "%27")

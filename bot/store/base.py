@@ -3,7 +3,9 @@
 What it does: holds the engine and URL, hands out read and write transactions
 (write transactions take SQLite's write lock up front), turns any SQLAlchemy error
 raised inside them into a `StoreError` that names the database and says what to do,
-and builds the one INSERT ... ON CONFLICT statement both backends understand.
+and so too a row that cannot be read back (a status no enum knows, a date or JSON
+that does not parse: a damaged file, or rows written by something else), and builds
+the one INSERT ... ON CONFLICT statement both backends understand.
 What it does not do: know any table but through the arguments it is given.
 """
 
@@ -17,12 +19,15 @@ from sqlalchemy import URL, ColumnElement, Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.store.engine import WRITE_OPTION, translate_error
+from bot.store.engine import WRITE_OPTION, translate_error, unreadable_row
 
 T = TypeVar("T")
 
 # Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 CHUNK = 500
+# What turning a stored value into a domain value raises when the value is not one
+# roundup wrote: an unknown enum value, an unparseable date or JSON, a wrong type.
+BAD_ROW = (ValueError, TypeError, LookupError)
 
 
 class StoreBase:
@@ -45,6 +50,8 @@ class StoreBase:
                 yield conn
         except SQLAlchemyError as exc:
             raise translate_error(exc, self.url) from exc
+        except BAD_ROW as exc:
+            raise unreadable_row(exc, self.url) from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -56,6 +63,8 @@ class StoreBase:
                     yield conn
         except SQLAlchemyError as exc:
             raise translate_error(exc, self.url) from exc
+        except BAD_ROW as exc:
+            raise unreadable_row(exc, self.url) from exc
 
     def _upsert(
         self,

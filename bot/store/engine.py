@@ -20,7 +20,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from bot.errors import StoreError
+from bot.errors import ConfigError, StoreError
 
 DEFAULT_URL = "sqlite:///var/roundup.db"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -33,25 +33,28 @@ UPGRADE_HINT = "run `roundup db upgrade`"
 
 
 def parse_url(raw: str) -> URL:
-    """Parse a database URL and map every PostgreSQL spelling to psycopg 3."""
+    """Parse a database URL and map every PostgreSQL spelling to psycopg 3.
+
+    A URL that names no usable database is bad configuration: `ConfigError`.
+    """
     text = (raw or "").strip()
     if not text:
-        raise StoreError(f"no database URL given: set DATABASE_URL (default {DEFAULT_URL})")
+        raise ConfigError(f"no database URL given: set DATABASE_URL (default {DEFAULT_URL})")
     try:
         url = make_url(text)
     except ArgumentError as exc:
-        raise StoreError(
+        raise ConfigError(
             f"DATABASE_URL is not a database URL ({exc}): use sqlite:///path/to/file.db "
             "or postgresql://user:password@host:5432/dbname"
         ) from None
     if url.drivername in _PG_DRIVERS:
         url = url.set(drivername="postgresql+psycopg")
         if not url.database:
-            raise StoreError(f"{safe_url(url)} names no database: add /dbname to DATABASE_URL")
+            raise ConfigError(f"{safe_url(url)} names no database: add /dbname to DATABASE_URL")
     elif url.drivername in {"sqlite", "sqlite+pysqlite"}:
         url = url.set(drivername="sqlite")
     else:
-        raise StoreError(
+        raise ConfigError(
             f"unsupported database {url.drivername!r} in DATABASE_URL: roundup runs on "
             "SQLite (sqlite:///path/to/file.db) or PostgreSQL (postgresql://...)"
         )
@@ -166,17 +169,51 @@ def translate_error(exc: SQLAlchemyError, url: URL) -> StoreError:
             f"the database at {where} stayed locked by another roundup process ({detail}): "
             "try again, and check for a stuck process"
         )
+    if url.drivername == "sqlite" and _is_damaged(exc):
+        return StoreError(damaged_advice(url, detail))
     if url.drivername == "sqlite" and "unable to open" in lowered:
         return StoreError(
             f"cannot open the SQLite file of {where} ({detail}): does its directory exist "
             "and is it writable? `roundup db upgrade` creates it"
         )
+    if url.drivername == "sqlite":  # no server to be down: the advice below is PostgreSQL's
+        return StoreError(f"database error on the SQLite file of {where}: {detail}")
     if exc.connection_invalidated or exc.statement is None or _is_connect_failure(lowered):
         return StoreError(
             f"cannot connect to the database at {where} ({detail}): is PostgreSQL running "
             f"and DATABASE_URL right? Then {UPGRADE_HINT}"
         )
     return StoreError(f"database error on {where}: {detail}")
+
+
+def unreadable_row(exc: Exception, url: URL) -> StoreError:
+    """The error for a stored value that does not read back (see `base.BAD_ROW`)."""
+    detail = f"{type(exc).__name__}: {_first_line(exc)}"
+    if url.drivername == "sqlite" and not is_memory(url):
+        return StoreError(damaged_advice(url, f"a row does not read back: {detail}"))
+    return StoreError(
+        f"the database at {safe_url(url)} holds a row roundup cannot read ({detail}): it was "
+        "changed by hand or by another program; restore it from a backup"
+    )
+
+
+def damaged_advice(url: URL, detail: str) -> str:
+    """Say that the SQLite file is damaged and how to get a good one back."""
+    path = url.database or "roundup.db"
+    return (
+        f"the SQLite file {path} is damaged ({detail}): stop roundup and restore the file "
+        f"from a backup, or recover what is readable with `sqlite3 {path} .recover | "
+        f"sqlite3 {path}.recovered` and point DATABASE_URL at {path}.recovered"
+    )
+
+
+def _is_damaged(exc: DBAPIError) -> bool:
+    # SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), by code when the driver gives it.
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    text = str(exc.orig).lower()
+    return "malformed" in text or "not a database" in text
 
 
 def _is_missing_schema(exc: DBAPIError) -> bool:
