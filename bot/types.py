@@ -149,6 +149,7 @@ class Edition:
     approved_at: datetime | None = None
     approved_hash: str | None = None
     sent_at: datetime | None = None
+    version: int = 0  # counts every save: a form from an older version is refused
 
 
 @dataclass(frozen=True)
@@ -218,3 +219,24 @@ class Batch:
     transport: str | None = None  # the transport of its last attempt
     created_at: datetime | None = None
     accepted_at: datetime | None = None
+
+
+class Role(Enum):
+    """What a desk user may do: an editor shapes and approves, ops also sends."""
+
+    EDITOR = "editor"
+    OPS = "ops"
+
+
+@dataclass(frozen=True)
+class User:
+    """A desk account. `session_epoch` counts up to end every session at once."""
+
+    name: str
+    role: Role
+    password_hash: str
+    email: str | None = None
+    disabled: bool = False
+    session_epoch: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

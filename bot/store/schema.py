@@ -139,6 +139,7 @@ editions = Table(
     Column("approved_at", UTCDateTime),
     Column("approved_hash", Text),
     Column("sent_at", UTCDateTime),
+    Column("version", Integer, nullable=False, server_default="0"),
     Index("ix_editions_state", "state"),
 )
 
@@ -250,4 +251,27 @@ webhook_events = Table(
     Column("email", Text),
     Column("batch_id", Integer),
     Column("received_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("email", Text),
+    Column("password_hash", Text, nullable=False),  # argon2id, never the password
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("session_epoch", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", Text, nullable=False),  # "user:NAME" or "addr:IP"
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_scope", "scope", "at"),
 )
