@@ -131,8 +131,7 @@ class StoryFilter:
 
 
 def _version(entry: AuditEntry) -> int:
-    value = entry.detail.get("version")
-    return value if isinstance(value, int) else 0
+    return entry.version or 0
 
 
 def edition_view(ctx: Context, key: str) -> EditionView:

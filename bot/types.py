@@ -161,6 +161,7 @@ class AuditEntry:
     actor: str
     action: str
     detail: dict[str, object] = field(default_factory=dict)
+    version: int | None = None  # the edition's version this change saved
 
 
 class SubscriberStatus(Enum):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.errors import EditionError
+from bot.errors import EditionError, StaleEditionError
 from bot.store import Store
 from bot.types import AuditEntry, Edition, EditionEntry, EditionState
 
@@ -52,9 +52,9 @@ def test_edition_round_trip_with_every_field(store: Store) -> None:
         approved_hash="sha256:abc",
         sent_at=None,
     )
-    store.save_edition(full)
+    assert store.save_edition(full) == 1  # every save counts the version up
     got = store.get_edition("2026-W48")
-    assert got == full
+    assert got == replace(full, version=1)
     assert got is not None and got.approved_at is not None
     assert got.approved_at.utcoffset() == timedelta(0)
     assert store.get_edition("2026-W01") is None
@@ -68,8 +68,8 @@ def test_save_edition_replaces_its_entries(store: Store) -> None:
         subject="New subject",
         updated_at=NOW + timedelta(hours=1),
     )
-    store.save_edition(edited)
-    assert store.get_edition("2026-W48") == edited
+    assert store.save_edition(edited) == 2
+    assert store.get_edition("2026-W48") == replace(edited, version=2)
     other = store.get_edition("2026-W47")
     assert other is not None and [e.item_key for e in other.entries] == ["a", "z"]
     store.save_edition(replace(edited, entries=()))
@@ -153,3 +153,14 @@ def test_audit_detail_keeps_datetimes_as_text(store: Store) -> None:
     store.append_audit(AuditEntry("2026-W48", NOW, "ed", "approve", {"at": NOW}))
     [logged] = store.audit_log("2026-W48")
     assert logged.detail == {"at": str(NOW)}
+
+
+def test_save_from_a_stale_version_is_refused_and_changes_nothing(store: Store) -> None:
+    first = edition("2026-W48", EditionState.DRAFT, "a", "b")
+    assert store.save_edition(first, expected_version=0) == 1  # new: nothing to compare
+    assert store.save_edition(replace(first, intro="one"), expected_version=1) == 2
+    with pytest.raises(StaleEditionError, match="changed since version 1") as caught:
+        store.save_edition(replace(first, intro="two"), expected_version=1)
+    assert caught.value.current == 2
+    got = store.get_edition("2026-W48")
+    assert got is not None and got.intro == "one" and got.version == 2

@@ -98,7 +98,8 @@ def draft(
     )
     edition = replace(edition, version=saved)
     action = "refresh" if existing else "create"
-    store.append_audit(AuditEntry(key, now, actor, action, _draft_detail(before, edition)))
+    detail = _draft_detail(before, edition)
+    store.append_audit(AuditEntry(key, now, actor, action, detail, version=saved))
     return edition
 
 

@@ -78,7 +78,7 @@ def _edit(
     )
     saved = store.save_edition(new, expected_version=edition.version)
     new = replace(new, version=saved)
-    store.append_audit(AuditEntry(edition.key, now, actor, action, {**detail, "version": saved}))
+    store.append_audit(AuditEntry(edition.key, now, actor, action, detail, version=saved))
     if edition.state is APPROVED:
         store.append_audit(_voided(edition, now, actor, cause=action))
     return new
@@ -358,8 +358,8 @@ def approve(
         edition, state=state, approved_by=by, approved_at=now, approved_hash=digest, updated_at=now
     )
     saved = store.save_edition(new, expected_version=edition.version)
-    detail: Detail = {"hash": digest, "stories": shown, "version": saved}
-    store.append_audit(AuditEntry(new.key, now, by, "approve", detail))
+    detail: Detail = {"hash": digest, "stories": shown}
+    store.append_audit(AuditEntry(new.key, now, by, "approve", detail, version=saved))
     return replace(new, version=saved)
 
 
@@ -435,5 +435,5 @@ def _advance(
     if action is Action.REJECT:
         new = replace(new, approved_by=None, approved_at=None, approved_hash=None)
     saved = store.save_edition(new, expected_version=edition.version)
-    store.append_audit(AuditEntry(new.key, now, actor, name, {**detail, "version": saved}))
+    store.append_audit(AuditEntry(new.key, now, actor, name, detail, version=saved))
     return replace(new, version=saved)

@@ -101,6 +101,7 @@ class EditionsMixin(StoreBase):
             "actor": entry.actor,
             "action": entry.action,
             "detail": dict(entry.detail),
+            "version": entry.version,
         }
         with self._write() as conn:
             conn.execute(insert(audit_log).values(**values))
@@ -121,6 +122,7 @@ class EditionsMixin(StoreBase):
                 actor=row["actor"],
                 action=row["action"],
                 detail=dict(row["detail"] or {}),
+                version=row["version"],
             )
             for row in rows
         ]

@@ -174,6 +174,7 @@ audit_log = Table(
     Column("actor", Text, nullable=False),
     Column("action", Text, nullable=False),
     Column("detail", JSONValue, nullable=False),
+    Column("version", Integer),  # the edition's version the change saved
     Index("ix_audit_log_edition_key", "edition_key", "id"),
 )
 

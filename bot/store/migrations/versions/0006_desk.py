@@ -1,4 +1,5 @@
-"""The editors' desk: users, failed logins (the login rate limit), edition versions.
+"""The editors' desk: users, failed logins (the login rate limit), edition versions
+(and the version each audit entry saved).
 
 Revision ID: 0006_desk
 Revises: 0002_subscribers_ledger
@@ -46,9 +47,14 @@ def upgrade() -> None:
     # Every save of an edition counts up: a form saved from an older version is refused.
     with op.batch_alter_table("editions") as batch:
         batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="0"))
+    # The version each change saved: "what changed since your version" for the next editor.
+    with op.batch_alter_table("audit_log") as batch:
+        batch.add_column(sa.Column("version", sa.Integer()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_column("version")
     with op.batch_alter_table("editions") as batch:
         batch.drop_column("version")
     op.drop_index("ix_login_failures_scope", table_name="login_failures")
