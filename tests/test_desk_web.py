@@ -99,9 +99,7 @@ def test_session_cookie_flags_and_logout_is_a_post(live: LiveApp) -> None:
         assert client.get("/desk", follow_redirects=False).status_code == 303
 
 
-def test_sessions_end_when_idle_and_at_the_absolute_limit(
-    live: LiveApp, clock: FixedClock
-) -> None:
+def test_sessions_end_when_idle_and_at_the_absolute_limit(live: LiveApp, clock: FixedClock) -> None:
     desk = live.config.desk  # the shipped defaults: 2 hours idle, 12 hours in all
     with logged_in(live.base_url, EDITOR) as editor:
         for _ in range(5):  # each request renews the idle limit...
@@ -194,7 +192,7 @@ def test_two_editors_saving_at_once_do_not_overwrite_each_other(live: LiveApp) -
         assert "changed by someone else" in refused.text
         assert f"{EDITOR}: intro → “From A”" in refused.text  # what changed
         assert "intro: “From B”" in refused.text  # what B typed, so it is not lost
-    state, new_version, intro = _edition_state(live)
+    _state, new_version, intro = _edition_state(live)
     assert intro == "From A" and new_version == version + 1
 
 
