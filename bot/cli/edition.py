@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bot import edition as editions
-from bot import render
+from bot import pipeline, render
 from bot.cli.core import ConfigOpt, JsonOpt, console, fmt_time, open_ctx, print_json
 from bot.context import Context
 from bot.errors import NotFoundError
@@ -68,7 +68,7 @@ def draft(
 ) -> None:
     """Create this week's edition, or refresh it while it is still a draft."""
     with open_ctx(config) as ctx:
-        e = editions.draft(ctx.store, ctx.config, ctx.clock.now(), week=week)
+        e = pipeline.draft(ctx, week=week)  # a new draft: the editors are told
         if as_json:
             print_json(edition_json(ctx, e))
             return
