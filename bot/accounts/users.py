@@ -76,6 +76,10 @@ def add_user(
     return user
 
 
+def find_user(store: Store, name: str) -> User | None:
+    return store.get_user(name)
+
+
 def list_users(store: Store) -> list[User]:
     return store.list_users()
 

@@ -93,7 +93,7 @@ async def require(request: Request, action: str = "view") -> Desk:
     session = SessionCodec(st.secret).decode(request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise LoginNeeded(_next_of(request))
-    user = await run_in_threadpool(st.ctx.store.get_user, session.user)
+    user = await run_in_threadpool(accounts.find_user, st.ctx.store, session.user)
     now = st.now()
     problem = accounts.session_problem(session, user, now, st.ctx.config.desk)
     if problem is not None or user is None:
