@@ -18,7 +18,7 @@ import pytest
 from bot import accounts
 from bot.clock import FixedClock
 from bot.store import open_store
-from bot.types import EditionState
+from bot.types import Classification, EditionState, Item
 from tests.desk_helpers import (
     EDITOR,
     EDITOR2,
@@ -254,3 +254,46 @@ def test_the_archive_shows_only_what_was_sent(live: LiveApp, anon: httpx.Client)
     assert [e.find("a:link", ns).get("href") for e in entries] == [  # type: ignore[union-attr]
         f"{live.base_url}/editions/{KEY}"
     ]
+
+
+def test_dashboard_stories_filters_and_adding_a_story_by_hand(
+    live: LiveApp, clock: FixedClock
+) -> None:
+    old = "https://responsiblestatecraft.org/old-story/"
+    item = Item(
+        key="old-1",
+        feed="responsible-statecraft",
+        url=old,
+        canonical_url=old,
+        title="An older look at Gulf diplomacy",
+        lede="From a month ago.",
+        published=clock.now() - timedelta(days=30),
+    )
+    with open_store(live.database_url) as store:
+        store.upsert_items([(item, Classification("Middle East", None))], clock.now())
+    with logged_in(live.base_url, EDITOR) as editor:
+        board = editor.get("/desk").text
+        assert f"Edition {KEY}</a>" in board and "state-draft" in board
+        waiting = board.split("Stories waiting")[1]
+        assert "An older look at Gulf diplomacy" in waiting and "Gulf states weigh" not in waiting
+        found = editor.get("/desk/stories", params={"q": "gulf", "placed": "no"}).text
+        assert "An older look at Gulf diplomacy" in found and "Gulf states weigh" not in found
+        europe = editor.get("/desk/stories", params={"region": "Europe"}).text
+        assert "Brussels debates" in europe and "Gulf" not in europe
+        back = "/desk/stories?q=gulf&placed=no"
+        page = editor.get(back).text
+        added = editor.post(
+            EDITION,
+            data={
+                "action": "add",
+                "item": "old-1",
+                "version": str(form_version(page)),
+                "csrf": form_csrf(page),
+                "back": back,
+            },
+        )
+        assert added.status_code == 303 and added.headers["location"] == back
+        assert "An older look" in editor.get(EDITION).text
+    with open_store(live.database_url) as store:
+        e = store.get_edition(KEY)
+    assert e is not None and "old-1" in {x.item_key for x in e.entries}
