@@ -115,6 +115,7 @@ def authenticate(
     """The user, if the login may be tried now and the password is right."""
     account, client = scopes(name, address)
     since = now - desk.login_window
+    # A refused attempt is not recorded: a flood cannot grow the table past the limits.
     if not login_allowed(
         store.login_failures_since(account, since), store.login_failures_since(client, since), desk
     ):
@@ -125,6 +126,8 @@ def authenticate(
         store.record_login_failure([account, client], now)
         raise LoginRefused(limited=False)
     store.clear_login_failures(account)
+    # Failures older than the window count for nothing: forget them.
+    store.forget_login_failures(since)
     if needs_rehash(user.password_hash):
         user = replace(user, password_hash=hash_password(password))
         store.update_user(user, now)
