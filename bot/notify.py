@@ -51,15 +51,17 @@ def draft_ready_message(ctx: Context, edition: Edition, url: str) -> Message:
 
 def notify_draft_ready(ctx: Context, edition: Edition) -> int:
     """Mail the editors; how many notes were accepted."""
+    editors = [u for u in ctx.store.list_users() if not u.disabled and u.email]
+    if not editors:
+        return 0
     url = desk_url(ctx, edition)
     if url is None:
         log.warning("newsletter.base_url is not set: editors were not told about %s", edition.key)
         return 0
     message = draft_ready_message(ctx, edition, url)
     sent = 0
-    for user in ctx.store.list_users():
-        if user.disabled or not user.email:
-            continue
+    for user in editors:
+        assert user.email is not None
         try:
             send_transactional(ctx, message, Recipient(user.email, user.name))
             sent += 1
