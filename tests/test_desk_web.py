@@ -6,6 +6,7 @@ an approval voided by an edit, and the archive's 404 for editions not sent.
 
 from __future__ import annotations
 
+import mailbox
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -297,3 +298,17 @@ def test_dashboard_stories_filters_and_adding_a_story_by_hand(
     with open_store(live.database_url) as store:
         e = store.get_edition(KEY)
     assert e is not None and "old-1" in {x.item_key for x in e.entries}
+
+
+def test_send_test_goes_to_the_editors_own_address(live: LiveApp) -> None:
+    with logged_in(live.base_url, EDITOR) as editor:
+        answer = _post(editor, EDITION, action="send_test")
+        assert answer.status_code == 303 and answer.headers["location"].endswith("done=test_sent")
+    box = mailbox.mbox(live.outbox / f"{KEY}-test.mbox")
+    try:
+        [message] = list(box)
+    finally:
+        box.close()
+    assert str(message["To"]) == f"{EDITOR}@desk.example.org"
+    assert str(message["Subject"]).startswith("[TEST]")
+    assert _edition_state(live)[0] is EditionState.DRAFT  # a test records nothing
