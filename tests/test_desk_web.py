@@ -47,6 +47,14 @@ def live(database_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[LiveA
 
 
 @pytest.fixture
+def live_sqlite(sqlite_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[LiveApp]:
+    """For flows whose rules the store does not decide: one database is enough."""
+    with LiveApp(sqlite_url, fixture_config(), clock, tmp_path / "outbox") as app:
+        seed(sqlite_url, app.config, clock)
+        yield app
+
+
+@pytest.fixture
 def anon(live: LiveApp) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.base_url, timeout=20, follow_redirects=False) as c:
         yield c
@@ -87,8 +95,8 @@ def test_every_desk_page_needs_a_login_and_the_role(live: LiveApp, anon: httpx.C
         assert "<strong>3</strong> active subscribers" in page.text
 
 
-def test_session_cookie_flags_and_logout_is_a_post(live: LiveApp) -> None:
-    with httpx.Client(base_url=live.base_url, timeout=20) as client:
+def test_session_cookie_flags_and_logout_is_a_post(live_sqlite: LiveApp) -> None:
+    with httpx.Client(base_url=live_sqlite.base_url, timeout=20) as client:
         answer = login(client, EDITOR)
         cookie = answer.headers["set-cookie"]
         assert "roundup_desk=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -197,27 +205,27 @@ def test_two_editors_saving_at_once_do_not_overwrite_each_other(live: LiveApp) -
     assert intro == "From A" and new_version == version + 1
 
 
-def test_an_edit_after_approval_returns_it_to_draft(live: LiveApp) -> None:
-    with logged_in(live.base_url, EDITOR) as editor:
+def test_an_edit_after_approval_returns_it_to_draft(live_sqlite: LiveApp) -> None:
+    with logged_in(live_sqlite.base_url, EDITOR) as editor:
         assert _post(editor, EDITION, action="approve").status_code == 303
         page = editor.get(EDITION).text
         assert f"Approved by {EDITOR}" in page
-        assert _edition_state(live)[0] is EditionState.APPROVED
+        assert _edition_state(live_sqlite)[0] is EditionState.APPROVED
         assert _post(editor, EDITION, action="exclude", item="me-1").status_code == 303
         page = editor.get(EDITION).text
         assert "approval by edna was voided" in page
-    assert _edition_state(live)[0] is EditionState.DRAFT
+    assert _edition_state(live_sqlite)[0] is EditionState.DRAFT
 
 
-def test_a_rejection_note_is_shown_to_the_next_editor(live: LiveApp) -> None:
-    with logged_in(live.base_url, EDITOR) as editor:
+def test_a_rejection_note_is_shown_to_the_next_editor(live_sqlite: LiveApp) -> None:
+    with logged_in(live_sqlite.base_url, EDITOR) as editor:
         answer = _post(editor, EDITION, action="reject", note="Too thin on Europe")
         assert answer.status_code == 303
-    with logged_in(live.base_url, EDITOR2) as other:
+    with logged_in(live_sqlite.base_url, EDITOR2) as other:
         page = other.get(EDITION).text
         assert f"Rejected by {EDITOR}" in page and "Too thin on Europe" in page
         assert _post(other, EDITION, action="reopen").status_code == 303
-    assert _edition_state(live)[0] is EditionState.DRAFT
+    assert _edition_state(live_sqlite)[0] is EditionState.DRAFT
 
 
 def _wait_sent(live: LiveApp) -> None:
@@ -258,7 +266,7 @@ def test_the_archive_shows_only_what_was_sent(live: LiveApp, anon: httpx.Client)
 
 
 def test_dashboard_stories_filters_and_adding_a_story_by_hand(
-    live: LiveApp, clock: FixedClock
+    live_sqlite: LiveApp, clock: FixedClock
 ) -> None:
     old = "https://responsiblestatecraft.org/old-story/"
     item = Item(
@@ -270,9 +278,9 @@ def test_dashboard_stories_filters_and_adding_a_story_by_hand(
         lede="From a month ago.",
         published=clock.now() - timedelta(days=30),
     )
-    with open_store(live.database_url) as store:
+    with open_store(live_sqlite.database_url) as store:
         store.upsert_items([(item, Classification("Middle East", None))], clock.now())
-    with logged_in(live.base_url, EDITOR) as editor:
+    with logged_in(live_sqlite.base_url, EDITOR) as editor:
         board = editor.get("/desk").text
         assert f"Edition {KEY}</a>" in board and "state-draft" in board
         waiting = board.split("Stories waiting")[1]
@@ -295,20 +303,20 @@ def test_dashboard_stories_filters_and_adding_a_story_by_hand(
         )
         assert added.status_code == 303 and added.headers["location"] == back
         assert "An older look" in editor.get(EDITION).text
-    with open_store(live.database_url) as store:
+    with open_store(live_sqlite.database_url) as store:
         e = store.get_edition(KEY)
     assert e is not None and "old-1" in {x.item_key for x in e.entries}
 
 
-def test_send_test_goes_to_the_editors_own_address(live: LiveApp) -> None:
-    with logged_in(live.base_url, EDITOR) as editor:
+def test_send_test_goes_to_the_editors_own_address(live_sqlite: LiveApp) -> None:
+    with logged_in(live_sqlite.base_url, EDITOR) as editor:
         answer = _post(editor, EDITION, action="send_test")
         assert answer.status_code == 303 and answer.headers["location"].endswith("done=test_sent")
-    box = mailbox.mbox(live.outbox / f"{KEY}-test.mbox")
+    box = mailbox.mbox(live_sqlite.outbox / f"{KEY}-test.mbox")
     try:
         [message] = list(box)
     finally:
         box.close()
     assert str(message["To"]) == f"{EDITOR}@desk.example.org"
     assert str(message["Subject"]).startswith("[TEST]")
-    assert _edition_state(live)[0] is EditionState.DRAFT  # a test records nothing
+    assert _edition_state(live_sqlite)[0] is EditionState.DRAFT  # a test records nothing
