@@ -1,5 +1,6 @@
 """What the desk's pages share: the CSP that lets a page frame its own previews,
-public links for previews and the archive, and running work off the event loop.
+public links for previews and the archive, an edition or 404, and running work off
+the event loop.
 """
 
 from __future__ import annotations
@@ -8,10 +9,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
+from bot import overview
 from bot.config import Config
+from bot.errors import NotFoundError
 from bot.render import fill
 from bot.web.security import CSP
+from bot.web.state import AppState
 
 T = TypeVar("T")
 
@@ -44,3 +49,11 @@ def public_html(config: Config, html: str) -> str:
 
 def public_text(config: Config, text: str) -> str:
     return fill(text, public_links(config))
+
+
+def edition_view(st: AppState, key: str) -> overview.EditionView:
+    """The edition's view; 404 when there is no such edition."""
+    try:
+        return overview.edition_view(st.ctx, key)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None

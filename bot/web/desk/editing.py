@@ -23,13 +23,20 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from bot import edition as editions
-from bot import overview, pipeline
+from bot import pipeline
 from bot.errors import NotFoundError, RoundupError, StaleEditionError, UsageError
 from bot.send import make_transport
 from bot.send.runner import send_test
 from bot.types import Edition
 from bot.web.auth import Desk, check_csrf, desk_page, desk_redirect, read_form, require
-from bot.web.desk.common import EMAIL_CSP, FRAMING_CSP, call, public_html, public_text
+from bot.web.desk.common import (
+    EMAIL_CSP,
+    FRAMING_CSP,
+    call,
+    edition_view,
+    public_html,
+    public_text,
+)
 from bot.web.state import AppState, state_of
 
 log = logging.getLogger(__name__)
@@ -78,7 +85,7 @@ async def edition_page(
     submitted: dict[str, str] | None = None,
 ) -> HTMLResponse:
     st = state_of(request)
-    view = await call(_view, st, key)
+    view = await call(edition_view, st, key)
     _html, text = await call(_render, st, view.edition)
     return desk_page(
         request,
@@ -108,17 +115,10 @@ async def preview(request: Request, key: str) -> Response:
     """The rendered email alone, for the page's sandboxed frames."""
     await require(request)
     st = state_of(request)
-    view = await call(_view, st, key)
+    view = await call(edition_view, st, key)
     html, _text = await call(_render, st, view.edition)
     headers = {"content-security-policy": EMAIL_CSP, "x-frame-options": "SAMEORIGIN"}
     return HTMLResponse(html, headers=headers)
-
-
-def _view(st: AppState, key: str) -> overview.EditionView:
-    try:
-        return overview.edition_view(st.ctx, key)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
 
 
 def _text(form: FormData, name: str, limit: int = 25_000) -> str:
@@ -215,7 +215,7 @@ async def change(request: Request, key: str) -> Response:
     try:
         done = await call(_apply, st, desk, key, action, form)
     except StaleEditionError as exc:
-        view = await call(_view, st, key)
+        view = await call(edition_view, st, key)
         since = view.changes_since(_version(form))
         submitted = {
             k: _text(form, k) for k in ("subject", "preheader", "intro", "headline", "lede", "note")

@@ -23,7 +23,7 @@ from bot.context import Context
 from bot.errors import RoundupError
 from bot.send import make_transport
 from bot.web.auth import check_csrf, desk_page, desk_redirect, forbidden_page, read_form, require
-from bot.web.desk.common import call
+from bot.web.desk.common import call, edition_view
 from bot.web.state import state_of
 
 log = logging.getLogger(__name__)
@@ -104,9 +104,7 @@ def _page_data(ctx: Context, key: str) -> dict[str, Any]:
 async def send_page(request: Request, key: str) -> Response:
     desk = await require(request, "send")
     st = state_of(request)
-    from bot.web.desk.editing import _view  # one 404 rule for the edition pages
-
-    await call(_view, st, key)
+    await call(edition_view, st, key)
     data = await call(_page_data, st.ctx, key)
     runs = runs_of(request)
     running = runs.busy(key)
