@@ -273,6 +273,17 @@ class SubscriptionsConfig(_Model):
     link_max_age: Duration = timedelta(days=365)  # unsubscribe and preferences links
 
 
+class DeskConfig(_Model):
+    """The editors' desk: how long a login lasts and how many wrong passwords it takes."""
+
+    session_idle: Duration = timedelta(hours=2)  # no request for this long: log in again
+    session_max: Duration = timedelta(hours=12)  # after this, log in again whatever
+    login_window: Duration = timedelta(minutes=15)
+    # Failed logins within login_window before further attempts are refused.
+    login_per_account: Annotated[int, Field(ge=1, le=1000)] = 5
+    login_per_address: Annotated[int, Field(ge=1, le=10_000)] = 20
+
+
 class Config(_Model):
     newsletter: NewsletterConfig
     feeds: tuple[FeedConfig, ...]
@@ -283,6 +294,7 @@ class Config(_Model):
     schedule: ScheduleConfig = ScheduleConfig()
     send: SendConfig = SendConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
+    desk: DeskConfig = DeskConfig()
 
     @field_validator("feeds", "regions")
     @classmethod

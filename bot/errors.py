@@ -66,6 +66,14 @@ class EditionError(RoundupError):
     """An edition operation is not allowed in the edition's current state."""
 
 
+class StaleEditionError(EditionError):
+    """The edition changed since the form was loaded: the save is refused."""
+
+    def __init__(self, message: str, current: int) -> None:
+        super().__init__(message)
+        self.current = current
+
+
 class LeaseError(RoundupError):
     """Another process holds the lease for this job (a send, a scheduler job)."""
 

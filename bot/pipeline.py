@@ -161,9 +161,22 @@ def classify_all(ctx: Context) -> Sequence[Move]:
     return moves
 
 
-def draft(ctx: Context, *, week: str | None = None, actor: str = "roundup") -> Edition:
-    """Create or refresh the edition of `week` (default: this week)."""
-    return edition.draft(ctx.store, ctx.config, ctx.clock.now(), week=week, actor=actor)
+def draft(
+    ctx: Context, *, week: str | None = None, actor: str = "roundup", notify: bool = True
+) -> Edition:
+    """Create or refresh the edition of `week` (default: this week).
+
+    A newly created draft is ready for review: the editors with an email address
+    are told, with a link to its desk page (unless `notify` is False).
+    """
+    made = edition.draft(ctx.store, ctx.config, ctx.clock.now(), week=week, actor=actor)
+    # Created just now: its history is its "create" alone (a refresh adds to it).
+    created = [a.action for a in ctx.store.audit_log(made.key)] == ["create"]
+    if notify and created:
+        from bot.notify import notify_draft_ready
+
+        notify_draft_ready(ctx, made)
+    return made
 
 
 def render(

@@ -149,6 +149,7 @@ class Edition:
     approved_at: datetime | None = None
     approved_hash: str | None = None
     sent_at: datetime | None = None
+    version: int = 0  # counts every save: a form from an older version is refused
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class AuditEntry:
     actor: str
     action: str
     detail: dict[str, object] = field(default_factory=dict)
+    version: int | None = None  # the edition's version this change saved
 
 
 class SubscriberStatus(Enum):
@@ -229,3 +231,22 @@ class LeaseState:
     holder: str  # `bot.lease.Holder.encode()`: host, pid, process start, nonce
     acquired_at: datetime
     expires_at: datetime
+class Role(Enum):
+    """What a desk user may do: an editor shapes and approves, ops also sends."""
+
+    EDITOR = "editor"
+    OPS = "ops"
+
+
+@dataclass(frozen=True)
+class User:
+    """A desk account. `session_epoch` counts up to end every session at once."""
+
+    name: str
+    role: Role
+    password_hash: str
+    email: str | None = None
+    disabled: bool = False
+    session_epoch: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from bot.errors import EditionError, StoreError
+from bot.errors import EditionError, StaleEditionError, StoreError
 from bot.store import Store
 from bot.types import AuditEntry, Edition, EditionEntry, EditionState
 
@@ -53,9 +53,9 @@ def test_edition_round_trip_with_every_field(store: Store) -> None:
         approved_hash="sha256:abc",
         sent_at=None,
     )
-    store.save_edition(full)
+    assert store.save_edition(full) == 1  # every save counts the version up
     got = store.get_edition("2026-W48")
-    assert got == full
+    assert got == replace(full, version=1)
     assert got is not None and got.approved_at is not None
     assert got.approved_at.utcoffset() == timedelta(0)
     assert store.get_edition("2026-W01") is None
@@ -69,8 +69,8 @@ def test_save_edition_replaces_its_entries(store: Store) -> None:
         subject="New subject",
         updated_at=NOW + timedelta(hours=1),
     )
-    store.save_edition(edited)
-    assert store.get_edition("2026-W48") == edited
+    assert store.save_edition(edited) == 2
+    assert store.get_edition("2026-W48") == replace(edited, version=2)
     other = store.get_edition("2026-W47")
     assert other is not None and [e.item_key for e in other.entries] == ["a", "z"]
     store.save_edition(replace(edited, entries=()))
@@ -167,3 +167,12 @@ def test_a_row_that_does_not_read_back_is_a_store_error(store: Store) -> None:
         assert "is damaged" in str(info.value) and ".recover" in str(info.value)
     else:
         assert "cannot read" in str(info.value) and "backup" in str(info.value)
+def test_save_from_a_stale_version_is_refused_and_changes_nothing(store: Store) -> None:
+    first = edition("2026-W48", EditionState.DRAFT, "a", "b")
+    assert store.save_edition(first, expected_version=0) == 1  # new: nothing to compare
+    assert store.save_edition(replace(first, intro="one"), expected_version=1) == 2
+    with pytest.raises(StaleEditionError, match="changed since version 1") as caught:
+        store.save_edition(replace(first, intro="two"), expected_version=1)
+    assert caught.value.current == 2
+    got = store.get_edition("2026-W48")
+    assert got is not None and got.intro == "one" and got.version == 2

@@ -26,6 +26,7 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TABLES = {
     *("feeds", "items", "editions", "edition_entries", "audit_log", "leases"),
     *("subscribers", "batches", "batch_recipients", "webhook_events"),
+    *("users", "login_failures"),
 }
 
 
@@ -53,7 +54,7 @@ def test_upgrade_from_empty_then_again(empty_url: str) -> None:
         assert store.current_revision() is None
         assert not store.is_current()
         store.upgrade()
-        assert store.current_revision() == head_revision() == "0005_subscriber_identity"
+        assert store.current_revision() == head_revision() == "0006_desk"
         assert set(inspect(store.engine).get_table_names()) >= TABLES
         store.sync_feeds([("rs", "https://rs.example/feed")], NOW)
         store.upgrade()  # idempotent, keeps the data

@@ -18,6 +18,7 @@ from bot.cli import classify as classify_cmds
 from bot.cli import core, demo, edition, feeds, serve
 from bot.cli import send as send_cmds
 from bot.cli import subscribers as subscribers_cmds
+from bot.cli import users as users_cmds
 from bot.errors import RoundupError
 
 app = core.app
@@ -28,6 +29,7 @@ demo.register(app)
 serve.register(app)
 send_cmds.register(app)
 subscribers_cmds.register(app)
+users_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""CLI commands for editions: draft, preview, approve."""
+"""CLI commands for editions: editions, draft, preview, approve."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from bot import edition as editions
-from bot import render
-from bot.cli.core import ConfigOpt, JsonOpt, console, open_ctx, print_json
+from bot import pipeline, render
+from bot.cli.core import ConfigOpt, JsonOpt, console, fmt_time, open_ctx, print_json
 from bot.context import Context
 from bot.errors import NotFoundError
 from bot.render.model import edition_date, subject_line
@@ -18,6 +18,7 @@ from bot.types import Edition
 
 
 def register(app: typer.Typer) -> None:
+    app.command("editions")(list_editions)
     app.command()(draft)
     app.command()(preview)
     app.command()(approve)
@@ -67,7 +68,7 @@ def draft(
 ) -> None:
     """Create this week's edition, or refresh it while it is still a draft."""
     with open_ctx(config) as ctx:
-        e = editions.draft(ctx.store, ctx.config, ctx.clock.now(), week=week)
+        e = pipeline.draft(ctx, week=week)  # a new draft: the editors are told
         if as_json:
             print_json(edition_json(ctx, e))
             return
@@ -141,3 +142,47 @@ def approve(
         f"edition {e.key} approved by {e.approved_by} at {e.approved_at:%Y-%m-%d %H:%M} UTC"
         f" (content {str(e.approved_hash)[:12]})"
     )
+
+
+def list_editions(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Every edition: key, state, stories, who approved it and when, send counts."""
+    from bot.overview import all_editions
+    from bot.types import BatchState
+
+    with open_ctx(config) as ctx:
+        rows = all_editions(ctx)
+    data = [
+        {
+            "key": e.key,
+            "state": e.state.value,
+            "stories": sum(1 for x in e.entries if not x.excluded),
+            "approved_by": e.approved_by,
+            "approved_at": e.approved_at,
+            "sent_at": e.sent_at,
+            "recipients": counts.total_recipients,
+            "sends": {s.value: counts.recipients.get(s, 0) for s in BatchState},
+        }
+        for e, counts in rows
+    ]
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title="Editions")
+    for col in ("key", "state", "stories", "approved", "recipients", "accepted", "failed"):
+        table.add_column(col)
+    for row in data:
+        approved = ""
+        if row["approved_by"]:
+            approved = f"{row['approved_by']} {fmt_time(row['approved_at'])}"  # type: ignore[arg-type]
+        sends = row["sends"]
+        assert isinstance(sends, dict)
+        table.add_row(
+            str(row["key"]),
+            str(row["state"]),
+            str(row["stories"]),
+            approved,
+            str(row["recipients"]),
+            str(sends["accepted"]),
+            str(sends["failed"]),
+        )
+    console.print(table)

@@ -22,7 +22,9 @@ from __future__ import annotations
 from bot.edition.dedupe import dedupe, normalise_title, same_story, similar_titles, story_time
 from bot.edition.drafting import draft, edition_items, included, load
 from bot.edition.editing import (
+    add_story,
     approve,
+    check_version,
     content_hash,
     exclude,
     include,
@@ -62,9 +64,11 @@ __all__ = [
     "TRANSITIONS",
     "Action",
     "Candidate",
+    "add_story",
     "allowed",
     "approve",
     "canonical",
+    "check_version",
     "content_hash",
     "decided",
     "dedupe",

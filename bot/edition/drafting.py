@@ -92,9 +92,14 @@ def draft(
         edition = replace(
             existing, window_start=start, window_end=end, entries=entries, updated_at=now
         )
-    store.save_edition(edition)
+    # A refresh must not overwrite an editor's save made while it ran.
+    saved = store.save_edition(
+        edition, expected_version=existing.version if existing is not None else None
+    )
+    edition = replace(edition, version=saved)
     action = "refresh" if existing else "create"
-    store.append_audit(AuditEntry(key, now, actor, action, _draft_detail(before, edition)))
+    detail = _draft_detail(before, edition)
+    store.append_audit(AuditEntry(key, now, actor, action, detail, version=saved))
     return edition
 
 

@@ -35,6 +35,7 @@ from bot.store.items import ItemsMixin
 from bot.store.leases import LeasesMixin
 from bot.store.ledger import LedgerMixin
 from bot.store.subscribers import SubscribersMixin
+from bot.store.users import UsersMixin
 from bot.store.webhooks import WebhookEventsMixin
 
 
@@ -48,6 +49,7 @@ class Store(
     ConfirmationsMixin,
     SubscribersMixin,
     WebhookEventsMixin,
+    UsersMixin,
     StoreBase,
 ):
     """roundup's database: feeds, items, editions, audit log, leases, subscribers,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, delete, insert, select
 
 from bot.clock import ensure_utc
-from bot.errors import EditionError
+from bot.errors import EditionError, StaleEditionError
 from bot.store.base import StoreBase, chunks
 from bot.store.schema import audit_log, edition_entries, editions
 from bot.types import AuditEntry, Edition, EditionEntry, EditionState
@@ -41,12 +41,26 @@ class EditionsMixin(StoreBase):
                 return None
             return _edition(row, _entries(conn, [key]).get(key, ()))
 
-    def save_edition(self, edition: Edition) -> None:
-        """Insert or update the edition and replace its entries with `edition.entries`."""
+    def save_edition(self, edition: Edition, *, expected_version: int | None = None) -> int:
+        """Insert or update the edition and replace its entries with `edition.entries`.
+
+        Every save counts the stored version up by one and returns the new version.
+        With `expected_version`, the save is refused (`StaleEditionError`) unless the
+        stored edition is still at that version: two editors saving at once cannot
+        silently overwrite each other.
+        """
         _check_unique(edition)
         values = _edition_values(edition)
-        upsert = self._upsert(editions, {"key": edition.key, **values}, ["key"], list(values))
         with self._write() as conn:
+            current = _locked_version(conn, edition.key, postgres=self.dialect == "postgresql")
+            if expected_version is not None and current is not None and current != expected_version:
+                raise StaleEditionError(
+                    f"edition {edition.key} changed since version {expected_version} "
+                    f"(it is at version {current} now)",
+                    current,
+                )
+            values["version"] = (current or 0) + 1
+            upsert = self._upsert(editions, {"key": edition.key, **values}, ["key"], list(values))
             conn.execute(upsert)
             conn.execute(
                 delete(edition_entries).where(edition_entries.c.edition_key == edition.key)
@@ -56,6 +70,7 @@ class EditionsMixin(StoreBase):
                     insert(edition_entries),
                     [_entry_values(edition.key, entry) for entry in edition.entries],
                 )
+        return int(values["version"])
 
     def list_editions(self, states: Collection[EditionState] | None = None) -> list[Edition]:
         """Editions, newest key first; only those in `states` if given."""
@@ -86,6 +101,7 @@ class EditionsMixin(StoreBase):
             "actor": entry.actor,
             "action": entry.action,
             "detail": dict(entry.detail),
+            "version": entry.version,
         }
         with self._write() as conn:
             conn.execute(insert(audit_log).values(**values))
@@ -106,9 +122,23 @@ class EditionsMixin(StoreBase):
                 actor=row["actor"],
                 action=row["action"],
                 detail=dict(row["detail"] or {}),
+                version=row["version"],
             )
             for row in rows
         ]
+
+    def edition_version(self, key: str) -> int | None:
+        with self._read() as conn:
+            found = conn.execute(select(editions.c.version).where(editions.c.key == key)).first()
+        return None if found is None else int(found[0])
+
+
+def _locked_version(conn: Connection, key: str, *, postgres: bool) -> int | None:
+    query = select(editions.c.version).where(editions.c.key == key)
+    if postgres:
+        query = query.with_for_update()  # SQLite's write transaction already holds the lock
+    found = conn.execute(query).first()
+    return None if found is None else int(found[0])
 
 
 def _check_unique(edition: Edition) -> None:
@@ -150,6 +180,7 @@ def _edition(row: RowMapping, entries: tuple[EditionEntry, ...]) -> Edition:
         window_start=row["window_start"],
         window_end=row["window_end"],
         entries=entries,
+        version=int(row["version"] or 0),
         **{name: row[name] for name in _EDITION_COLUMNS},
     )
 

@@ -139,6 +139,7 @@ editions = Table(
     Column("approved_at", UTCDateTime),
     Column("approved_hash", Text),
     Column("sent_at", UTCDateTime),
+    Column("version", Integer, nullable=False, server_default="0"),
     Index("ix_editions_state", "state"),
 )
 
@@ -173,6 +174,7 @@ audit_log = Table(
     Column("actor", Text, nullable=False),
     Column("action", Text, nullable=False),
     Column("detail", JSONValue, nullable=False),
+    Column("version", Integer),  # the edition's version the change saved
     Index("ix_audit_log_edition_key", "edition_key", "id"),
 )
 
@@ -298,4 +300,25 @@ send_plans = Table(
     Column("edition_key", Text, primary_key=True),
     Column("transport", Text, nullable=False),
     Column("planned_at", UTCDateTime, nullable=False),
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("email", Text),
+    Column("password_hash", Text, nullable=False),  # argon2id, never the password
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("session_epoch", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", Text, nullable=False),  # "user:NAME" or "addr:IP"
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_scope", "scope", "at"),
 )

@@ -8,8 +8,9 @@ and closes it at shut-down, runs the background sender of confirmation mails
 and answers errors with a page (or JSON on the webhook), never a traceback. It
 never redirects to a trailing-slash variant: such a redirect would be built from the
 request's Host header, which the client chooses.
-What it does not do: listen on a socket (``roundup serve`` runs it with uvicorn)
-or hold editor pages (not built yet).
+What it does not do: listen on a socket (``roundup serve`` runs it with uvicorn);
+the desk (`bot.web.desk`, behind `bot.web.auth`) and the archive
+(`bot.web.archive`) are wired in here but live in their own modules.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from bot.context import Context
 from bot.errors import ConfigError, RoundupError
 from bot.send.webhook import MAX_BODY_BYTES, PUBLIC_KEY_ENV, Verifier
 from bot.tokens import secret_key_from_env
-from bot.web import access_log, hooks, pages
+from bot.web import access_log, archive, auth, hooks, pages
 from bot.web.confirm_sender import ConfirmationSender
+from bot.web.desk import router as desk_router
 from bot.web.security import BodyLimit, SecurityHeaders
 from bot.web.state import AppState
 from bot.web.views import render_page, render_stylesheet
@@ -89,6 +91,9 @@ def create_app(
     )
     app.include_router(pages.router)
     app.include_router(hooks.router)
+    auth.install(app)  # /login, /logout, and the desk's redirects and 403s
+    app.include_router(desk_router)
+    app.include_router(archive.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RoundupError, _roundup_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limits={hooks.PATH: MAX_BODY_BYTES})
@@ -104,6 +109,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     if request.url.path.startswith("/webhooks/"):
         return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
     headings = {
+        403: "Not allowed",
         404: "Page not found",
         405: "Not allowed",
         413: "Too much data",

@@ -56,7 +56,9 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 for name, value in SECURITY_HEADERS.items():
-                    headers.append((name.encode(), value.encode()))
+                    # A page that set its own (the desk's previews) keeps it.
+                    if name.encode() not in present:
+                        headers.append((name.encode(), value.encode()))
                 if b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
