@@ -231,6 +231,8 @@ class LeaseState:
     holder: str  # `bot.lease.Holder.encode()`: host, pid, process start, nonce
     acquired_at: datetime
     expires_at: datetime
+
+
 class Role(Enum):
     """What a desk user may do: an editor shapes and approves, ops also sends."""
 

@@ -167,6 +167,8 @@ def test_a_row_that_does_not_read_back_is_a_store_error(store: Store) -> None:
         assert "is damaged" in str(info.value) and ".recover" in str(info.value)
     else:
         assert "cannot read" in str(info.value) and "backup" in str(info.value)
+
+
 def test_save_from_a_stale_version_is_refused_and_changes_nothing(store: Store) -> None:
     first = edition("2026-W48", EditionState.DRAFT, "a", "b")
     assert store.save_edition(first, expected_version=0) == 1  # new: nothing to compare

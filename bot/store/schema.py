@@ -300,6 +300,10 @@ send_plans = Table(
     Column("edition_key", Text, primary_key=True),
     Column("transport", Text, nullable=False),
     Column("planned_at", UTCDateTime, nullable=False),
+)
+
+# Desk users and login throttling (revision 0006_desk).
+
 users = Table(
     "users",
     metadata,
