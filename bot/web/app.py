@@ -24,7 +24,7 @@ from bot.context import Context
 from bot.errors import ConfigError, RoundupError
 from bot.send.webhook import MAX_BODY_BYTES, PUBLIC_KEY_ENV, Verifier
 from bot.tokens import secret_key_from_env
-from bot.web import hooks, pages
+from bot.web import health, hooks, pages
 from bot.web.security import BodyLimit, SecurityHeaders
 from bot.web.state import AppState
 from bot.web.views import render_page, render_stylesheet
@@ -73,6 +73,7 @@ def create_app(
     )
     app.include_router(pages.router)
     app.include_router(hooks.router)
+    app.include_router(health.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RoundupError, _roundup_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limits={hooks.PATH: MAX_BODY_BYTES})

@@ -1,0 +1,10 @@
+"""The scheduler: roundup runs itself every week.
+
+- `rules`: pure decisions (weekly times across DST, catch-up within the grace,
+  send or wait or missed, quiet weeks, feed alerts).
+- `jobs`: the jobs (poll, draft, send) and the manual actions, on a `Context`.
+- `notify`: alerts and notices to the log and to ``alerts.to`` by email.
+- `status`: what `roundup status` shows.
+- `runner`: the APScheduler adapter and the lease loop of `roundup run`; the only
+  module that imports apscheduler (import it only where the scheduler runs).
+"""
