@@ -190,7 +190,7 @@ def send_job(ctx: Context, *, holder: str, stop: threading.Event | None = None) 
     """Send the week's approved edition at or after the send time, up to the deadline."""
     now, schedule, tz = ctx.clock.now(), ctx.config.schedule, ctx.config.newsletter.timezone
     slot = send_slot(ctx, now)
-    key = week_key(slot, tz)
+    key, deadline = week_key(slot, tz), slot + schedule.send_deadline
     edition = ctx.store.get_edition(key)
     run = ctx.store.get_job_run(SEND, key)
     decision = decide_send(
@@ -213,7 +213,7 @@ def send_job(ctx: Context, *, holder: str, stop: threading.Event | None = None) 
                     "unapproved",
                     f"edition {key} is not approved: not sent",
                     f"It is send time, and edition {key} is {state}. Nothing was sent. It goes "
-                    f"out as soon as an editor approves it, until {_local(slot + schedule.send_deadline, tz)}; "
+                    f"out as soon as an editor approves it, until {_local(deadline, tz)}; "
                     "after that it is marked missed.",
                 ),
             )
@@ -227,7 +227,7 @@ def send_job(ctx: Context, *, holder: str, stop: threading.Event | None = None) 
             key,
             SCHEDULER,
             "send_missed",
-            {"deadline": (slot + schedule.send_deadline).isoformat()},
+            {"deadline": deadline.isoformat()},
         )
         notify(
             ctx,
@@ -235,13 +235,14 @@ def send_job(ctx: Context, *, holder: str, stop: threading.Event | None = None) 
                 "missed",
                 f"edition {key} missed its send",
                 f"Edition {key} was not approved by the send deadline "
-                f"({_local(slot + schedule.send_deadline, tz)}) and is marked missed; "
+                f"({_local(deadline, tz)}) and is marked missed; "
                 f"nothing was sent. Send it by hand with `roundup send {key}` once approved.",
             ),
         )
-    elif decision is SendDecision.TOO_LATE:
-        if _record(ctx, SEND, key, holder, JobRunState.SKIPPED, reason="too-late"):
-            notify(ctx, _too_late("send", key, slot, now, f"send it with `roundup send {key}`"))
+    elif decision is SendDecision.TOO_LATE and _record(
+        ctx, SEND, key, holder, JobRunState.SKIPPED, reason="too-late"
+    ):
+        notify(ctx, _too_late("send", key, slot, now, f"send it with `roundup send {key}`"))
     return Outcome(SEND, decision.value, key)
 
 

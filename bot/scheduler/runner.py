@@ -24,6 +24,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,7 +95,7 @@ class Runner:
             )
         self._add("send-watch", self._send, IntervalTrigger(seconds=60), WATCH_EVERY)
         for name, fn, period in EXTRA_JOBS:
-            self._add(name, lambda fn=fn: fn(self.ctx), IntervalTrigger(seconds=60), period)
+            self._add(name, partial(fn, self.ctx), IntervalTrigger(seconds=60), period)
 
     def _add(self, name: str, fn: Callable[[], object], trigger: Any, grace: timedelta) -> None:
         self.scheduler.add_job(
