@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,8 +59,11 @@ def weekly_trigger(spec: Weekly) -> CronTrigger:
 
 def trigger_next(spec: Weekly, after: datetime) -> datetime | None:
     """When APScheduler fires `spec` next after `after` (to check it against the rules)."""
-    fire: datetime | None = weekly_trigger(spec).get_next_fire_time(None, after)
-    return fire
+    # APScheduler's "next" includes `after` itself; the rules' is strictly later.
+    fire: datetime | None = weekly_trigger(spec).get_next_fire_time(
+        None, after + timedelta(microseconds=1)
+    )
+    return fire.astimezone(UTC) if fire else None
 
 
 class Runner:
