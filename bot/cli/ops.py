@@ -84,7 +84,8 @@ def run(
             import uvicorn
 
             server = uvicorn.Server(
-                uvicorn.Config(app, host=host, port=port, log_level="info", server_header=False)
+                # log_config None: uvicorn's lines go through our handler (JSON or plain).
+                uvicorn.Config(app, host=host, port=port, log_config=None, server_header=False)
             )
             server.run()
         finally:

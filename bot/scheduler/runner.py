@@ -79,6 +79,7 @@ class Runner:
         self.keeper: LeaseKeeper | None = None
         self.store_ok = True
         self._waiting_on: str | None = None
+        self._ran = threading.Event()  # a job ran: note the next run times
         self.scheduler = BackgroundScheduler(
             timezone=ZoneInfo(tz),
             executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -112,7 +113,8 @@ class Runner:
     # --- the jobs, as the holder runs them -------------------------------------------
 
     def _poll(self) -> object:
-        return jobs.poll_job(self.ctx)
+        report = jobs.poll_job(self.ctx)
+        return f"{len(report.feeds)} feeds polled, {report.new} new, {report.failed} failed"
 
     def _draft(self) -> object:
         return jobs.draft_job(self.ctx, holder=self.me.encode())
@@ -134,7 +136,10 @@ class Runner:
             except Exception:
                 log.exception("job %s failed", name, extra={"job": name})
             finally:
-                self._note()
+                # The main loop notes the next run times: APScheduler's shutdown holds
+                # its job store lock while it waits for this job, so asking for the
+                # jobs from here could deadlock a clean stop.
+                self._ran.set()
 
         return run
 
@@ -163,6 +168,9 @@ class Runner:
 
     def tick(self) -> None:
         keeper = self.keeper
+        if self._ran.is_set() and keeper is not None:
+            self._ran.clear()
+            self._note()
         if keeper is not None:
             if keeper.lost.is_set():
                 log.warning("the scheduler lease was taken by another process; standing by")
