@@ -171,11 +171,14 @@ def trigger(
                 "result": outcome.decision,
                 "edition": outcome.slot or None,
                 "detail": outcome.detail,
+                "failed": outcome.failed,
             }
         )
-        return
-    where = f" {outcome.slot}" if outcome.slot else ""
-    console.print(f"{job}{where}: {outcome.decision} {outcome.detail}".rstrip())
+    else:
+        where = f" {outcome.slot}" if outcome.slot else ""
+        console.print(f"{job}{where}: {outcome.decision} {outcome.detail}".rstrip())
+    if outcome.failed:
+        raise typer.Exit(1)
 
 
 def pause(

@@ -54,6 +54,7 @@ class Outcome:
     decision: str
     slot: str = ""
     detail: str = ""
+    failed: bool = False  # the job ran, and part of it failed (a feed down, a batch)
 
 
 def draft_slot(ctx: Context, now: datetime) -> datetime:
@@ -289,9 +290,8 @@ def _send(ctx: Context, key: str, *, resume: bool, stop: threading.Event | None)
                 + "; ".join(report.errors[:5]),
             ),
         )
-    return Outcome(
-        SEND, "resumed" if resume else "sent", key, f"{report.accepted}/{report.batches} batches"
-    )
+    done = f"{report.accepted}/{report.batches} batches"
+    return Outcome(SEND, "resumed" if resume else "sent", key, done, failed=not report.ok)
 
 
 def _stopper(stop: threading.Event | None) -> Callable[[int, int], None] | None:
@@ -319,7 +319,8 @@ def manual(ctx: Context, job: str, *, actor: str) -> Outcome:
     key = week_key(now, ctx.config.newsletter.timezone)
     if job == "poll":
         report = poll_job(ctx, actor=actor)
-        return Outcome("poll", "polled", "", f"{len(report.feeds)} feeds, {report.new} new")
+        detail = f"{len(report.feeds)} feeds, {report.new} new, {report.failed} failed"
+        return Outcome("poll", "polled", "", detail, failed=report.failed > 0)
     if job == "draft":
         edition = pipeline.draft(ctx, actor=actor)
         audit(ctx, edition.key, actor, "draft_now", {})
@@ -329,7 +330,7 @@ def manual(ctx: Context, job: str, *, actor: str) -> Outcome:
             key = _sending(ctx)
         audit(ctx, key, actor, f"{job}_now", {})
         outcome = _send(ctx, key, resume=job == "resume", stop=None)
-        return Outcome(job, outcome.decision, key, outcome.detail)
+        return Outcome(job, outcome.decision, key, outcome.detail, outcome.failed)
     raise UsageError(f"unknown job {job!r}: use poll, draft, send or resume")
 
 
