@@ -176,8 +176,9 @@ def test_a_quiet_week_drafts_nothing_and_says_why(
     assert jobs.draft_job(ctx, holder=HOLDER).decision == "quiet"
     assert ctx.store.get_edition(KEY) is None
     assert notices(tmp_path) == ["[Weekly Round-Up] no edition for 2026-W48: a quiet week"]
-    clock.at = SEND_AT  # and at send time there is nothing to send
-    assert jobs.send_job(ctx, holder=HOLDER).decision == "wait"
+    clock.at = SEND_AT  # and at send time nothing to send, and nothing more to say
+    assert jobs.send_job(ctx, holder=HOLDER).decision == "nothing"
+    assert len(notices(tmp_path)) == 1
 
 
 def test_a_failing_feed_alerts_once_and_again_on_recovery(

@@ -115,6 +115,7 @@ DEADLINE = timedelta(hours=12)
         (timedelta(0), S.SENDING, R.FAILED, SendDecision.NOTHING),  # left to ops
         (timedelta(0), S.SENT, R.DONE, SendDecision.NOTHING),
         (timedelta(0), S.REJECTED, None, SendDecision.NOTHING),
+        (timedelta(hours=7), None, None, SendDecision.NOTHING),  # down, and nothing to send
     ],
 )
 def test_decide_send(
@@ -122,6 +123,13 @@ def test_decide_send(
 ) -> None:
     got = decide_send(SLOT + late, SLOT, grace=GRACE, deadline=DEADLINE, state=state, run=run)
     assert got is decision
+
+
+def test_a_quiet_week_has_nothing_to_send_and_says_so_once() -> None:
+    quiet = decide_send(
+        SLOT, SLOT, grace=GRACE, deadline=DEADLINE, state=None, run=None, quiet=True
+    )
+    assert quiet is SendDecision.NOTHING
 
 
 @pytest.mark.parametrize(

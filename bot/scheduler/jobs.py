@@ -194,6 +194,7 @@ def send_job(ctx: Context, *, holder: str, stop: threading.Event | None = None) 
     key, deadline = week_key(slot, tz), slot + schedule.send_deadline
     edition = ctx.store.get_edition(key)
     run = ctx.store.get_job_run(SEND, key)
+    drafted = ctx.store.get_job_run(DRAFT, key)
     decision = decide_send(
         now,
         slot,
@@ -201,6 +202,7 @@ def send_job(ctx: Context, *, holder: str, stop: threading.Event | None = None) 
         deadline=schedule.send_deadline,
         state=edition.state if edition else None,
         run=run.state if run else None,
+        quiet=drafted is not None and drafted.detail.get("reason") == "quiet",
     )
     if decision in (SendDecision.SEND, SendDecision.RESUME):
         _record(ctx, SEND, key, holder, JobRunState.RUNNING)

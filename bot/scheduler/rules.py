@@ -124,14 +124,18 @@ def decide_send(
     deadline: timedelta,
     state: EditionState | None,
     run: JobRunState | None,
+    quiet: bool = False,
 ) -> SendDecision:
     """What to do about the edition of the send time `slot` at `now`.
 
     `state` is the edition's state (None: there is no edition); `run` is the
     recorded run of this send slot (None: no runner has looked at it yet, so a
-    runner starting now is catching up after downtime and the grace applies).
+    runner starting now is catching up after downtime and the grace applies);
+    `quiet` says the week drafted nothing on purpose (ops were told then).
     """
     late = ensure_utc(now) - ensure_utc(slot)
+    if state is None and (quiet or (run is None and late > grace)):
+        return SendDecision.NOTHING  # nothing was there to send: nothing to report
     if state is EditionState.SENT or state is EditionState.REJECTED:
         return SendDecision.NOTHING
     if state is EditionState.SENDING:
