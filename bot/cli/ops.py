@@ -158,7 +158,7 @@ def trigger(
     """Run a job now, by hand: poll, draft (this week's), send (this week's approved
     edition), resume (a send that stopped part-way)."""
     from bot.errors import UsageError
-    from bot.scheduler.jobs import manual
+    from bot.scheduler.manual import manual
 
     if job not in JOBS:
         raise UsageError(f"unknown job {job!r}: use one of {', '.join(JOBS)}")
@@ -200,7 +200,7 @@ def resume(
 
 
 def _set_paused(config: Any, name: str, paused: bool, by: str | None) -> None:
-    from bot.scheduler.jobs import set_paused
+    from bot.scheduler.manual import set_paused
 
     with open_ctx(config) as ctx:
         set_paused(ctx, name, paused, actor=_actor(by))

@@ -1,4 +1,4 @@
-"""The scheduler's jobs, and the same jobs run by hand: poll, draft, send, resume.
+"""The scheduler's jobs: poll (with feed alerts), draft, send.
 
 What it does: runs each job once for `ctx.clock.now()`, asking `rules` what to do
 and recording the run of each draft and send slot in the store (one row per slot:
@@ -23,7 +23,7 @@ from bot import pipeline
 from bot.context import Context
 from bot.edition.drafting import MAX_WINDOW_STORIES
 from bot.edition.weeks import edition_window, week_key
-from bot.errors import EditionError, LeaseError, NotFoundError, UsageError
+from bot.errors import EditionError, LeaseError
 from bot.scheduler.notify import Notice, notify
 from bot.scheduler.rules import (
     DraftDecision,
@@ -296,6 +296,11 @@ def _send(ctx: Context, key: str, *, resume: bool, stop: threading.Event | None)
     return Outcome(SEND, "resumed" if resume else "sent", key, done, failed=not report.ok)
 
 
+def send_now(ctx: Context, key: str, *, resume: bool) -> Outcome:
+    """Send (or resume) edition `key` now, outside the schedule."""
+    return _send(ctx, key, resume=resume, stop=None)
+
+
 def _stopper(stop: threading.Event | None) -> Callable[[int, int], None] | None:
     """A progress callback that stops a send between batches once `stop` is set.
 
@@ -310,47 +315,6 @@ def _stopper(stop: threading.Event | None) -> Callable[[int, int], None] | None:
             raise StopRequested(f"stopped after {done} of {total} batches")
 
     return check
-
-
-# --- manual actions --------------------------------------------------------------------
-
-
-def manual(ctx: Context, job: str, *, actor: str) -> Outcome:
-    """Run `job` (poll, draft, send, resume) now, by hand; recorded with `actor`."""
-    now = ctx.clock.now()
-    key = week_key(now, ctx.config.newsletter.timezone)
-    if job == "poll":
-        report = poll_job(ctx, actor=actor)
-        detail = f"{len(report.feeds)} feeds, {report.new} new, {report.failed} failed"
-        return Outcome("poll", "polled", "", detail, failed=report.failed > 0)
-    if job == "draft":
-        edition = pipeline.draft(ctx, actor=actor)
-        audit(ctx, edition.key, actor, "draft_now", {})
-        return Outcome(DRAFT, "drafted", edition.key, f"{len(edition.entries)} entries")
-    if job in ("send", "resume"):
-        if job == "resume":
-            key = _sending(ctx)
-        audit(ctx, key, actor, f"{job}_now", {})
-        outcome = _send(ctx, key, resume=job == "resume", stop=None)
-        return Outcome(job, outcome.decision, key, outcome.detail, outcome.failed)
-    raise UsageError(f"unknown job {job!r}: use poll, draft, send or resume")
-
-
-def _sending(ctx: Context) -> str:
-    sending = ctx.store.list_editions(states=[EditionState.SENDING])
-    if not sending:
-        raise NotFoundError("no edition is part-way through a send: there is nothing to resume")
-    return sending[0].key
-
-
-def set_paused(ctx: Context, name: str, paused: bool, *, actor: str) -> None:
-    """Pause or resume polling feed `name` (a paused feed is not polled or alerted on)."""
-    if ctx.config.feed(name) is None:
-        names = ", ".join(f.name for f in ctx.config.feeds)
-        raise UsageError(f"no feed named {name!r} in the config (feeds: {names})")
-    now = ctx.clock.now()
-    ctx.store.set_feed_paused(name, paused, by=actor, now=now)
-    audit(ctx, OPS_KEY, actor, "feed_pause" if paused else "feed_resume", {"feed": name})
 
 
 def audit(ctx: Context, key: str, actor: str, action: str, detail: dict[str, object]) -> None:
