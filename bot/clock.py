@@ -68,5 +68,10 @@ def clock_from_env(env: dict[str, str] | None = None) -> Clock:
     value = (env if env is not None else os.environ).get(TEST_NOW_ENV, "").strip()
     if not value:
         return SystemClock()
-    start = ensure_utc(datetime.fromisoformat(value))
+    try:
+        start = ensure_utc(datetime.fromisoformat(value))
+    except ValueError:
+        from bot.errors import ConfigError
+
+        raise ConfigError(f"{TEST_NOW_ENV}={value!r} is not an ISO date-time") from None
     return OffsetClock(start - datetime.now(UTC))
