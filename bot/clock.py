@@ -43,3 +43,35 @@ def ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+# Test support: ROUNDUP_TEST_NOW makes a process's clock start at that instant and
+# run at real speed, so tests of real `roundup run` processes can start them "just
+# after" a scheduled time. Unset (always, outside tests), the wall clock is used.
+TEST_NOW_ENV = "ROUNDUP_TEST_NOW"
+
+
+@dataclass
+class OffsetClock:
+    """The wall clock shifted by a fixed offset."""
+
+    offset: timedelta
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def clock_from_env(env: dict[str, str] | None = None) -> Clock:
+    """The wall clock, or the test clock `ROUNDUP_TEST_NOW` names (see above)."""
+    import os
+
+    value = (env if env is not None else os.environ).get(TEST_NOW_ENV, "").strip()
+    if not value:
+        return SystemClock()
+    try:
+        start = ensure_utc(datetime.fromisoformat(value))
+    except ValueError:
+        from bot.errors import ConfigError
+
+        raise ConfigError(f"{TEST_NOW_ENV}={value!r} is not an ISO date-time") from None
+    return OffsetClock(start - datetime.now(UTC))

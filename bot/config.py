@@ -233,12 +233,40 @@ class ScheduleConfig(_Model):
     poll_every: Duration = timedelta(minutes=30)
     draft: str = "thu 09:00"  # day and time, newsletter timezone
     send: str = "fri 07:00"
+    # An edition approved late is still sent up to this long after `send`; then
+    # it is marked missed and ops are told.
+    send_deadline: Duration = timedelta(hours=12)
+    # A week with fewer new stories than this drafts nothing (ops are told why).
+    min_stories: Annotated[int, Field(ge=0)] = 3
+    # A draft or send whose time passed while roundup was down runs on start when
+    # it is at most this late; later, it is reported and not run.
+    grace: Duration = timedelta(hours=6)
+    # The scheduler's lease: renewed every third of this; a standby takes over
+    # when it lapses (at once when the holder was a process on this host that ended).
+    lease_ttl: Duration = timedelta(seconds=60)
 
     @field_validator("draft", "send")
     @classmethod
     def _day_time(cls, value: str) -> str:
         if not re.match(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$", value):
             raise ValueError(f"expected a day and time such as 'fri 07:00', got {value!r}")
+        return value
+
+
+class AlertsConfig(_Model):
+    """When a failing feed alerts ops, and where alerts and notices go."""
+
+    feed_failures: Annotated[int, Field(ge=1)] = 3  # consecutive failed polls
+    feed_down_for: Duration = timedelta(hours=6)  # or no success for this long
+    # Ops addresses for alerts and scheduler notices (an empty list: the log only).
+    to: tuple[str, ...] = ()
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", address):
+                raise ValueError(f"expected an email address, got {address!r}")
         return value
 
 
@@ -292,6 +320,7 @@ class Config(_Model):
     classify: ClassifyConfig = ClassifyConfig()
     fetch: FetchConfig = FetchConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    alerts: AlertsConfig = AlertsConfig()
     send: SendConfig = SendConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     desk: DeskConfig = DeskConfig()

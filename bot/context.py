@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.classify import Classifier, lint_rules
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, clock_from_env
 from bot.config import DEFAULT_CONFIG_PATH, Config, load_config
 from bot.store import Store, open_store
 
@@ -80,4 +80,4 @@ def open_context(
     store = open_store(database_url_from_env(database_url))
     if migrate:
         store.upgrade()
-    return Context(cfg, store, clock or SystemClock(), path, warnings)
+    return Context(cfg, store, clock or clock_from_env(), path, warnings)

@@ -81,7 +81,8 @@ def user_agent(ctx: Context) -> str:
 
 
 def feeds_to_poll(ctx: Context, *, feed: str | None = None, force: bool = False) -> list[FeedState]:
-    """The configured feeds that are due now (or the one named, or all with force)."""
+    """The configured feeds that are due now (or the one named, or all with force);
+    paused feeds only when named."""
     config = ctx.config
     if feed is not None and config.feed(feed) is None:
         names = ", ".join(f.name for f in config.feeds)
@@ -92,6 +93,9 @@ def feeds_to_poll(ctx: Context, *, feed: str | None = None, force: bool = False)
     states = [s for s in ctx.store.feed_states() if s.name in configured]
     if feed is not None:
         return [s for s in states if s.name == feed]
+    # A feed ops paused (`roundup feeds pause NAME`) is polled only when named.
+    paused = {name for name, flags in ctx.store.feed_flags().items() if flags.paused}
+    states = [s for s in states if s.name not in paused]
     return states if force else [s for s in states if is_due(s, now)]
 
 

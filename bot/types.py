@@ -252,3 +252,37 @@ class User:
     session_epoch: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class JobRunState(Enum):
+    """How one run of a scheduled job's slot stands."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # decided not to act (a quiet week, too late to catch up)
+    MISSED = "missed"  # the send deadline passed without an approved edition
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One run of a scheduled job for one slot (`job` "draft", `slot` "2026-W48")."""
+
+    job: str
+    slot: str
+    state: JobRunState
+    actor: str
+    holder: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeedFlags:
+    """What ops decided about a feed, and whether it is in alert."""
+
+    name: str
+    paused: bool = False
+    paused_by: str | None = None
+    alerted_at: datetime | None = None

@@ -54,7 +54,7 @@ def test_upgrade_from_empty_then_again(empty_url: str) -> None:
         assert store.current_revision() is None
         assert not store.is_current()
         store.upgrade()
-        assert store.current_revision() == head_revision() == "0006_desk"
+        assert store.current_revision() == head_revision() == "0007_scheduler"
         assert set(inspect(store.engine).get_table_names()) >= TABLES
         store.sync_feeds([("rs", "https://rs.example/feed")], NOW)
         store.upgrade()  # idempotent, keeps the data

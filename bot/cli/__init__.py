@@ -15,11 +15,12 @@ import sys
 import typer
 
 from bot.cli import classify as classify_cmds
-from bot.cli import core, demo, edition, feeds, serve
+from bot.cli import core, demo, edition, feeds, ops, serve
 from bot.cli import send as send_cmds
 from bot.cli import subscribers as subscribers_cmds
 from bot.cli import users as users_cmds
 from bot.errors import RoundupError
+from bot.logs import configure_logging
 
 app = core.app
 feeds.register(app)
@@ -30,13 +31,12 @@ serve.register(app)
 send_cmds.register(app)
 subscribers_cmds.register(app)
 users_cmds.register(app)
+ops.register(app, feeds.feeds_app)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(logging.WARNING)
     try:
         code = app(args=argv, standalone_mode=False)
     except RoundupError as exc:

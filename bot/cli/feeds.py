@@ -18,12 +18,15 @@ from bot.store import open_store
 from bot.types import FetchStatus, StoredItem
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+# `roundup feeds` lists; its subcommands (pause, resume) come from `bot.cli.ops`.
+feeds_app = typer.Typer(invoke_without_command=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.command()(poll)
-    app.command(name="feeds")(feeds_cmd)
+    feeds_app.callback()(feeds_cmd)
+    app.add_typer(feeds_app, name="feeds")
     app.command()(items)
 
 
@@ -91,19 +94,24 @@ def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline
         return pipeline.poll(ctx, feed=feed, force=force, on_start=started, on_done=done)
 
 
-def feeds_cmd(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Each feed: last fetch, status, items, errors."""
+def feeds_cmd(typer_ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Each feed: last fetch, status, items, errors; `pause NAME`, `resume NAME`."""
+    if typer_ctx.invoked_subcommand is not None:
+        return
     with open_ctx(config) as ctx:
         ctx.store.sync_feeds([(f.name, f.url) for f in ctx.config.feeds], ctx.clock.now())
         states = ctx.store.feed_states()
         counts = ctx.store.feed_item_counts()
+        paused = {n for n, f in ctx.store.feed_flags().items() if f.paused}
         configured = {f.name for f in ctx.config.feeds}
     rows = [
         {
             "name": s.name,
             "url": s.url,
             "configured": s.name in configured,
-            "status": "failing" if s.consecutive_failures else ("ok" if s.last_success else "new"),
+            "status": "paused"
+            if s.name in paused
+            else ("failing" if s.consecutive_failures else ("ok" if s.last_success else "new")),
             "items": counts.get(s.name, 0),
             "last_attempt": s.last_attempt,
             "last_success": s.last_success,

@@ -32,6 +32,7 @@ from bot.store.engine import (
 from bot.store.feeds import FeedsMixin
 from bot.store.frozen import FrozenMixin
 from bot.store.items import ItemsMixin
+from bot.store.jobs import JobsMixin
 from bot.store.leases import LeasesMixin
 from bot.store.ledger import LedgerMixin
 from bot.store.subscribers import SubscribersMixin
@@ -50,10 +51,11 @@ class Store(
     SubscribersMixin,
     WebhookEventsMixin,
     UsersMixin,
+    JobsMixin,
     StoreBase,
 ):
     """roundup's database: feeds, items, editions, audit log, leases, subscribers,
-    the delivery ledger, webhook events."""
+    the delivery ledger, webhook events, the scheduler's job runs and feed flags."""
 
     def __repr__(self) -> str:
         return f"Store({safe_url(self.url)!r})"

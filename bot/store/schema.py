@@ -326,3 +326,32 @@ login_failures = Table(
     Column("at", UTCDateTime, nullable=False),
     Index("ix_login_failures_scope", "scope", "at"),
 )
+# The scheduler's own state (revision 0007_scheduler).
+
+# One row per run of a scheduled job's slot ("draft" of "2026-W48"): the unique
+# key is what keeps two runners, or a restart, from running one slot twice.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", Text, nullable=False),  # draft | send | notice:...
+    Column("slot", Text, nullable=False),  # the week, or the scheduled instant
+    Column("state", Text, nullable=False),  # running | done | failed | skipped | missed
+    Column("actor", Text, nullable=False),  # "scheduler" or the operator's name
+    Column("holder", Text, nullable=False),  # the process (see bot.lease.Holder)
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("detail", JSONValue, nullable=False),
+    UniqueConstraint("job", "slot"),
+)
+
+# What ops decide about a feed (paused) and what the scheduler told them (alerted).
+feed_flags = Table(
+    "feed_flags",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("paused_by", Text),
+    Column("alerted_at", UTCDateTime),  # a down alert went out; cleared on recovery
+    Column("updated_at", UTCDateTime, nullable=False),
+)

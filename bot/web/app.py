@@ -28,7 +28,7 @@ from bot.context import Context
 from bot.errors import ConfigError, RoundupError
 from bot.send.webhook import MAX_BODY_BYTES, PUBLIC_KEY_ENV, Verifier
 from bot.tokens import secret_key_from_env
-from bot.web import access_log, archive, auth, hooks, pages
+from bot.web import access_log, archive, auth, health, hooks, pages
 from bot.web.confirm_sender import ConfirmationSender
 from bot.web.desk import router as desk_router
 from bot.web.security import BodyLimit, SecurityHeaders
@@ -94,6 +94,7 @@ def create_app(
     auth.install(app)  # /login, /logout, and the desk's redirects and 403s
     app.include_router(desk_router)
     app.include_router(archive.router)
+    app.include_router(health.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RoundupError, _roundup_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limits={hooks.PATH: MAX_BODY_BYTES})
