@@ -326,10 +326,16 @@ def test_format_explanation_reads_as_the_cli_prints_it() -> None:
         'decided by: keyword rule "Iran" (regions[0].rules[2]) in the title: "Iran"',
         "also:       Asia-Pacific",
     ]
-    assert (
+    assert text.splitlines()[6:] == [
+        "precedence: tag > url > keyword > feed, then the evidence (a tie: the first region listed)",
+        "scores:",
+        '  Middle East     3.00  keyword  "Iran" 3.00',
+        '  Asia-Pacific    2.23  keyword  "India" 2.23',
+        "matches, best first:",
+        '  Middle East: keyword rule "Iran" (regions[0].rules[2]) in the title: "Iran" (weight 3.00)',
         '  Asia-Pacific: keyword rule "India" (regions[1].rules[2]) in the title: "India"'
-        in text.splitlines()
-    )
+        " (weight 2.23)",
+    ]
 
 
 def test_format_explanation_of_the_fallback_and_of_hostile_text() -> None:

@@ -36,15 +36,17 @@ CLI and the pipeline (`bot.pipeline`) do that with the values these return.
 
 from __future__ import annotations
 
-from bot.classify.classifier import Classifier, Explanation, Hit
+from bot.classify.classifier import Classifier, Explanation
 from bot.classify.lint import lint_rules
 from bot.classify.report import Move, format_explanation, format_plan, plan_reclassify
+from bot.classify.scoring import Hit, RegionScore
 
 __all__ = [
     "Classifier",
     "Explanation",
     "Hit",
     "Move",
+    "RegionScore",
     "format_explanation",
     "format_plan",
     "lint_rules",

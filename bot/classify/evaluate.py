@@ -93,11 +93,6 @@ def _share(outcomes: Sequence[Outcome]) -> float:
     return right / total if total else 0.0
 
 
-def is_tagged(item: Item, classifier: Classifier) -> bool:
-    """Whether the site tagged the story with a region (a tag rule placed it)."""
-    return any(h.match.kind == "tag" for h in classifier.explain(item).hits)
-
-
 # --- reading -------------------------------------------------------------------
 
 
@@ -172,7 +167,8 @@ def _case(where: str, row: Any, known: dict[str, str]) -> Labelled | str:
         return "no expected region"
     expected = known.get(label.casefold())
     if expected is None:
-        return f"expected region {safe(label)!r} is not a section (sections: {', '.join(known.values())})"
+        sections = ", ".join(known.values())
+        return f"expected region {safe(label)!r} is not a section (sections: {sections})"
     raw_tags = row.get("tags")
     if isinstance(raw_tags, str):
         tags = tuple(t.strip() for t in raw_tags.split(";") if t.strip())
@@ -237,7 +233,8 @@ def _matrix(ev: Evaluation, width: int) -> list[str]:
     for r in ev.regions:
         cells = "".join(f"{matrix.get((r, c), 0) or '.':>6}" for c in ev.regions)
         lines.append(f"  {safe(r):<{width}}{cells}")
-    lines.append("  (" + ", ".join(f"{h} {r}" for h, r in zip(heads, ev.regions, strict=True)) + ")")
+    legend = ", ".join(f"{h} {r}" for h, r in zip(heads, ev.regions, strict=True))
+    lines.append(f"  ({legend})")
     return lines
 
 

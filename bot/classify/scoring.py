@@ -97,10 +97,7 @@ def weigh(
     kind: str, field: str, *, label: bool, rule_weight: float, position: float, venue: bool
 ) -> float:
     """One match's weight. `position`: where in the title it starts, 0..1."""
-    if kind == "tag":
-        base = LABEL_TAG if label else KIND_WEIGHT["tag"]
-    else:
-        base = KIND_WEIGHT[kind]
+    base = LABEL_TAG if kind == "tag" and label else KIND_WEIGHT[kind]
     weight = base * rule_weight
     if kind == "keyword":
         weight *= FIELD_WEIGHT.get(field, 1.0)
