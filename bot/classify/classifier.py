@@ -190,6 +190,13 @@ class Classifier:
         self._keywords = {name: _KeywordTable() for name in FIELDS}
         self._feeds: dict[str, tuple[int, str]] = {}
         self._regions = [self._compile_region(i, r) for i, r in enumerate(config.regions)]
+        # The fallback's own name is the site's label for it too ("Analysis | Global").
+        key = tx.tag_key(self._fallback)
+        if key:
+            fallback = _Pattern(
+                self._fallback, "fallback.name", len(self._regions), None, label=True
+            )
+            self._tags.setdefault(key, []).append(fallback)
         for table in self._keywords.values():
             table.compile()
         index = {r.name: r.index for r in self._regions}
@@ -237,6 +244,7 @@ class Classifier:
         if winner is None:
             return Classification(region=self._fallback, rule=None), scores
         rule = sc.deciding_hit(winner).match
+        others = tuple(r for r in others if r != self._fallback)
         return Classification(winner.region, rule, others, uncertain), scores
 
     # --- matching -----------------------------------------------------------
@@ -270,7 +278,7 @@ class Classifier:
         return out
 
     def _name(self, p: _Pattern) -> str:
-        return self._regions[p.region].name
+        return self._regions[p.region].name if p.region < len(self._regions) else self._fallback
 
     def _add(self, out: list[Hit], s: _Subject, p: _Pattern, m: RuleMatch, keep: bool) -> None:
         by = self._cancelled_by(p, s)
@@ -331,7 +339,7 @@ class Classifier:
             out.append(Hit(match, p.source, None, weight, venue))
 
     def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
-        if p.rule is None:
+        if p.rule is None or p.region >= len(self._regions):
             return None
         region = self._regions[p.region]
         exclusion = region.exclusions.get(p.rule)
