@@ -121,8 +121,11 @@ def suggest(stored: Sequence[StoredItem], classifier: Classifier) -> list[Sugges
 
 def disagreements(stored: Sequence[StoredItem], classifier: Classifier) -> int:
     """How many editor-moved stories the current rules would place elsewhere."""
+    known = set(classifier.regions)
     return sum(
-        1 for s in stored if s.region_manual and classifier.classify(s.item).region != s.region
+        1
+        for s in stored
+        if s.region_manual and s.region in known and classifier.classify(s.item).region != s.region
     )
 
 
