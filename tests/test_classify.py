@@ -327,12 +327,14 @@ def test_format_explanation_reads_as_the_cli_prints_it() -> None:
         "also:       Asia-Pacific",
     ]
     assert text.splitlines()[6:] == [
-        "precedence: tag > url > keyword > feed, then the evidence (a tie: the first region listed)",
+        "precedence: tag > url > keyword > feed, then the evidence"
+        " (a tie: the first region listed)",
         "scores:",
         '  Middle East     3.00  keyword  "Iran" 3.00',
         '  Asia-Pacific    2.23  keyword  "India" 2.23',
         "matches, best first:",
-        '  Middle East: keyword rule "Iran" (regions[0].rules[2]) in the title: "Iran" (weight 3.00)',
+        '  Middle East: keyword rule "Iran" (regions[0].rules[2]) in the title: "Iran"'
+        " (weight 3.00)",
         '  Asia-Pacific: keyword rule "India" (regions[1].rules[2]) in the title: "India"'
         " (weight 2.23)",
     ]
