@@ -34,6 +34,7 @@ KINDS = ("tag", "url", "keyword", "feed")
 FIELDS = ("title", "lede")
 MAX_EXPLAIN_HITS = 200
 _STEM_INDEX = 3  # stems are looked up by their first letters
+_CACHE_LIMIT = 20_000  # distinct keyword hits remembered per field
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,16 @@ class _KeywordTable:
     literal: dict[str, list[_Pattern]] = field(default_factory=dict)
     stems: dict[str, list[_Pattern]] = field(default_factory=dict)
     regex: re.Pattern[str] | None = None
+    # The same few hundred names come up again and again: remember their lookups.
+    cache: dict[str, tuple[tuple[_Pattern, int], ...]] = field(default_factory=dict)
+
+    def patterns_of(self, matched: str) -> tuple[tuple[_Pattern, int], ...]:
+        found = self.cache.get(matched)
+        if found is None:
+            found = tuple(self.lookup(matched))
+            if len(self.cache) < _CACHE_LIMIT:
+                self.cache[matched] = found
+        return found
 
     def add(self, pattern: _Pattern, parts: tuple[str, ...], stem: bool) -> None:
         self.keywords.append((parts, stem))
@@ -222,7 +233,16 @@ class Classifier:
         return self._precedence
 
     def classify(self, item: Item) -> Classification:
-        return self.explain_hits(self.hits(item))[0]
+        s = _Subject(item)
+        hits = self._collect(s, keep=False, lazy=True)
+        c = self.explain_hits(hits)[0]
+        rule = c.rule
+        if rule is None or rule.kind != "keyword":
+            return c
+        # Only the deciding match is shown: find its words in the original text now.
+        hit = next(h for h in hits if h.match is rule)
+        matched = s.fields[rule.field].original_span(hit.start, hit.end)
+        return replace(c, rule=replace(rule, matched=matched))
 
     def explain(self, item: Item) -> Explanation:
         hits = self.hits(item, keep_dropped=True)
@@ -251,7 +271,10 @@ class Classifier:
 
     def hits(self, item: Item, *, keep_dropped: bool = False) -> list[Hit]:
         """Every match in `item`, weighed; those that do not count only if asked."""
-        s = _Subject(item)
+        return self._collect(_Subject(item), keep=keep_dropped, lazy=False)
+
+    def _collect(self, s: _Subject, *, keep: bool, lazy: bool) -> list[Hit]:
+        keep_dropped = keep
         out: list[Hit] = []
         for key, original in s.tags:
             for p in self._tags.get(key, ()):
@@ -268,7 +291,7 @@ class Classifier:
                     out, s, p, RuleMatch("url", region.name, p.text, "url", matched), keep_dropped
                 )
         for name in FIELDS:
-            self._keyword_hits(out, s, name, keep_dropped)
+            self._keyword_hits(out, s, name, keep_dropped, lazy)
         feed = self._feeds.get(s.feed)
         if feed is not None:
             p = _Pattern(s.feed, feed[1], feed[0], None)
@@ -290,7 +313,7 @@ class Classifier:
         elif keep:
             out.append(Hit(m, p.source, by))
 
-    def _keyword_hits(self, out: list[Hit], s: _Subject, name: str, keep: bool) -> None:
+    def _keyword_hits(self, out: list[Hit], s: _Subject, name: str, keep: bool, lazy: bool) -> None:
         table = self._keywords[name]
         if table.regex is None:
             return
@@ -300,7 +323,7 @@ class Classifier:
         m = table.regex.search(text)
         while m is not None:
             start = m.start()
-            for p, length in table.lookup(m.group()):
+            for p, length in table.patterns_of(m.group()):
                 end = start + length
                 by = self._cancelled_by(p, s)
                 if by is None and self._shared:
@@ -312,20 +335,19 @@ class Classifier:
         spans = [(a, b) for a, b, _, by in found if by is None]
         size = len(text) or 1
         for start, end, p, by in found:
-            if by is None:
+            if by is None and (keep or len(spans) > 1):
                 outer = next(
                     ((a, b) for a, b in spans if a <= start and end <= b and b - a > end - start),
                     None,
                 )
                 if outer is not None:
-                    by = f'inside "{folded.original_span(*outer)}"'
+                    by = f'inside "{folded.original_span(*outer)}"' if keep else "inside"
             if by is not None and not keep:
                 continue
-            match = RuleMatch(
-                "keyword", self._name(p), p.text, name, folded.original_span(start, end)
-            )
+            matched = text[start:end] if lazy else folded.original_span(start, end)
+            match = RuleMatch("keyword", self._name(p), p.text, name, matched)
             if by is not None:
-                out.append(Hit(match, p.source, by))
+                out.append(Hit(match, p.source, by, start=start, end=end))
                 continue
             venue = sc.is_venue(text, start, end)
             weight = sc.weigh(
@@ -336,7 +358,7 @@ class Classifier:
                 position=start / size,
                 venue=venue,
             )
-            out.append(Hit(match, p.source, None, weight, venue))
+            out.append(Hit(match, p.source, None, weight, venue, start, end))
 
     def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
         if p.rule is None or p.region >= len(self._regions):

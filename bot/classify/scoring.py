@@ -67,6 +67,9 @@ class Hit:
     cancelled_by: str | None = None
     weight: float = 0.0
     venue: bool = False
+    # where a keyword match is in its field's folded text (-1: not a keyword)
+    start: int = -1
+    end: int = -1
 
 
 @dataclass(frozen=True)
