@@ -35,6 +35,7 @@ FIELDS = ("title", "lede")
 MAX_EXPLAIN_HITS = 200
 _STEM_INDEX = 3  # stems are looked up by their first letters
 _CACHE_LIMIT = 20_000  # distinct keyword hits remembered per field
+_SEPARATED = re.compile(r"[\s\-]")
 
 
 @dataclass(frozen=True)
@@ -320,18 +321,16 @@ class Classifier:
         folded = s.fields[name]
         text = folded.text
         found: list[tuple[int, int, _Pattern, str | None]] = []
-        m = table.regex.search(text)
-        while m is not None:
-            start = m.start()
-            for p, length in table.patterns_of(m.group()):
-                end = start + length
-                by = self._cancelled_by(p, s)
-                if by is None and self._shared:
-                    by = self._shared.veto(text, start, end, s.story)
-                found.append((start, end, p, by))
-            # on from the next character, not the hit's end: another keyword
-            # may start inside this one ("Jong Un" in "Kim Jong Un")
-            m = table.regex.search(text, start + 1)
+        regex = table.regex
+        for m in regex.finditer(text):
+            self._found(found, s, table, text, m)
+            if _SEPARATED.search(m.group()) is None:
+                continue
+            # a phrase: another keyword may start inside it ("Jong Un" in "Kim Jong Un")
+            inner = regex.search(text, m.start() + 1, m.end())
+            while inner is not None:
+                self._found(found, s, table, text, inner)
+                inner = regex.search(text, inner.start() + 1, m.end())
         spans = [(a, b) for a, b, _, by in found if by is None]
         size = len(text) or 1
         for start, end, p, by in found:
@@ -359,6 +358,22 @@ class Classifier:
                 venue=venue,
             )
             out.append(Hit(match, p.source, None, weight, venue, start, end))
+
+    def _found(
+        self,
+        found: list[tuple[int, int, _Pattern, str | None]],
+        s: _Subject,
+        table: _KeywordTable,
+        text: str,
+        m: re.Match[str],
+    ) -> None:
+        start = m.start()
+        for p, length in table.patterns_of(m.group()):
+            end = start + length
+            by = self._cancelled_by(p, s)
+            if by is None and self._shared:
+                by = self._shared.veto(text, start, end, s.story)
+            found.append((start, end, p, by))
 
     def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
         if p.rule is None or p.region >= len(self._regions):
