@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from bot.classify import scoring as sc
 from bot.classify import text as tx
@@ -103,8 +104,7 @@ class _KeywordTable:
     def add(self, pattern: _Pattern, parts: tuple[str, ...], stem: bool) -> None:
         self.keywords.append((parts, stem))
         key = tx.keyword_key(parts)
-        body = tx.keyword_body(parts, stem)
-        own = replace(pattern, prefix=key if stem else "", regex=re.compile(body))
+        own = replace(pattern, prefix=key if stem else "", regex=_body(parts, stem))
         if stem:
             self.stems.setdefault(key[:_STEM_INDEX], []).append(own)
         else:
@@ -125,8 +125,20 @@ class _KeywordTable:
                 if key.startswith(p.prefix):
                     yield from _ends(p, matched)
 
-    def compile(self) -> None:
-        self.regex = tx.keyword_alternation(self.keywords)
+    def compile(
+        self, cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]]
+    ) -> None:
+        # The title's and the lede's tables usually hold the same keywords: one regex.
+        key = tuple(self.keywords)
+        if key not in cache:
+            cache[key] = tx.keyword_alternation(self.keywords)
+        self.regex = cache[key]
+
+
+@lru_cache(maxsize=8192)
+def _body(parts: tuple[str, ...], stem: bool) -> re.Pattern[str]:
+    """One keyword's own regex (the same for the title's table and the lede's)."""
+    return re.compile(tx.keyword_body(parts, stem))
 
 
 def _ends(pattern: _Pattern, matched: str) -> Iterator[tuple[_Pattern, int]]:
@@ -209,8 +221,9 @@ class Classifier:
                 self._fallback, "fallback.name", len(self._regions), None, label=True
             )
             self._tags.setdefault(key, []).append(fallback)
+        cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]] = {}
         for table in self._keywords.values():
-            table.compile()
+            table.compile(cache)
         index = {r.name: r.index for r in self._regions}
         for i, feed in enumerate(config.feeds):
             if feed.region is not None and feed.region in index:
