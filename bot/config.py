@@ -111,6 +111,9 @@ class Rule(_Model):
     urls: tuple[NonEmpty, ...] = ()
     exclude: tuple[NonEmpty, ...] = Field(default=(), alias="not")
     fields: tuple[Literal["title", "lede"], ...] = ("title", "lede")
+    # How much each match of this rule weighs against other regions' evidence
+    # (1: the kind's own weight). Leaders' names, say, weigh less than countries.
+    weight: Annotated[float, Field(gt=0, le=10)] = 1.0
 
     @model_validator(mode="after")
     def _one_kind(self) -> Rule:
@@ -151,8 +154,29 @@ class FallbackConfig(_Model):
 RuleKind = Literal["tag", "url", "keyword", "feed"]
 
 
+class SharedName(_Model):
+    """A name several places (or people) share, qualified once for every region.
+
+    A keyword match of `name` (a word or phrase; "Sudan*" for a stem) does not
+    count when the words right before it are one of `not_after` ("South" for
+    "Sudan"), when the words right after it are one of `not_before` ("Idaho"
+    for "Moscow", punctuation between ignored), or when one of `not_with` is
+    anywhere in the story's title or lede ("Atlanta" for "Georgia").
+    """
+
+    name: NonEmpty
+    not_before: tuple[NonEmpty, ...] = ()
+    not_after: tuple[NonEmpty, ...] = ()
+    not_with: tuple[NonEmpty, ...] = ()
+
+
 class ClassifyConfig(_Model):
     precedence: tuple[RuleKind, ...] = ("tag", "url", "keyword", "feed")
+    # Shared names, qualified once (see SharedName).
+    names: tuple[SharedName, ...] = ()
+    # A runner-up whose score is at least this share of the winner's makes the
+    # placement "uncertain" (flagged for an editor).
+    near_tie: Annotated[float, Field(gt=0, le=1)] = 0.8
 
     @field_validator("precedence")
     @classmethod

@@ -82,6 +82,8 @@ class Classification:
     region: str
     rule: RuleMatch | None  # None: nothing matched, `region` is the fallback
     candidates: tuple[str, ...] = ()  # other regions that matched, best first
+    # The runner-up's evidence is close to the winner's: an editor should look.
+    uncertain: bool = False
 
 
 @dataclass(frozen=True)

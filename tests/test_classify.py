@@ -216,7 +216,7 @@ def test_feed_default_region_is_the_weakest_rule() -> None:
 
 
 MIXED = item(
-    title="India and Iran",  # keywords: Middle East (listed first) and Asia-Pacific
+    title="Iran and India",  # keywords: Middle East (first in the title) and Asia-Pacific
     tags=("NATO",),  # tag: Europe
     url="https://example.org/asia/story",  # url: Asia-Pacific
 )
@@ -226,9 +226,10 @@ MIXED = item(
     ("precedence", "region", "candidates"),
     [
         (None, EU, (AP, ME)),  # default: tag > url > keyword > feed
-        (["keyword", "url", "tag", "feed"], ME, (AP, EU)),
+        # among keyword matches the evidence decides, and Asia-Pacific's url counts too
+        (["keyword", "url", "tag", "feed"], AP, (ME, EU)),
         (["url", "tag", "keyword", "feed"], AP, (EU, ME)),
-        (["feed", "keyword", "tag", "url"], ME, (AP, EU)),
+        (["feed", "keyword", "tag", "url"], AP, (ME, EU)),
     ],
 )
 def test_precedence_default_and_custom(
@@ -240,12 +241,37 @@ def test_precedence_default_and_custom(
     assert (c.region, c.candidates) == (region, candidates)
 
 
-def test_within_a_kind_the_config_order_decides() -> None:
-    c = CLASSIFIER.classify(item(title="India and Iran", lede="In Kyiv"))
-    assert (c.region, c.candidates) == (ME, (AP, EU))
+@pytest.mark.parametrize(
+    ("title", "lede", "region", "candidates", "uncertain"),
+    [
+        # the place in the title: what a headline names first weighs more
+        ("India and Iran", "In Kyiv", AP, (ME, EU), False),
+        ("Iran and India", "In Kyiv", ME, (AP, EU), False),
+        # near: Iran at the end of the title against India in the lede and title
+        ("Talks in Geneva on Iran and India", "", ME, (AP,), True),
+        # the title above the lede
+        ("Iran talks", "India and Kyiv", ME, (AP, EU), False),
+        # distinct terms: two of Europe's in the lede beat one of Asia's
+        ("", "India said Kyiv and Orbán agreed", EU, (AP,), False),
+        # an exact tie: the first region listed, flagged for an editor
+        ("", "Iran, India", ME, (AP,), True),
+        # a repeat of the same term adds little
+        ("", "India, India, India and Kyiv, Orbán", EU, (AP,), False),
+    ],
+)
+def test_within_a_kind_the_evidence_decides(
+    title: str, lede: str, region: str, candidates: tuple[str, ...], uncertain: bool
+) -> None:
+    c = CLASSIFIER.classify(item(title=title, lede=lede))
+    assert (c.region, c.candidates, c.uncertain) == (region, candidates, uncertain)
+
+
+def test_an_exact_tie_goes_to_the_region_listed_first() -> None:
     reordered = Classifier.from_config(make_config([REGIONS[2], REGIONS[1], REGIONS[0]]))
-    c = reordered.classify(item(title="India and Iran", lede="In Kyiv"))
-    assert (c.region, c.candidates) == (EU, (AP, ME))
+    c = reordered.classify(item(lede="Iran and Kyiv"))
+    assert (c.region, c.candidates, c.uncertain) == (EU, (ME,), True)
+    c = CLASSIFIER.classify(item(lede="Iran and Kyiv"))
+    assert (c.region, c.candidates, c.uncertain) == (ME, (EU,), True)
 
 
 def test_nothing_matches_goes_to_the_fallback_never_dropped() -> None:
@@ -267,14 +293,14 @@ def test_explain_gives_the_decision_and_every_match_best_first() -> None:
     assert e.matches[0] == e.classification.rule == RuleMatch("tag", EU, "NATO", "tags", "NATO")
     assert [(m.region, m.kind, m.pattern, m.field) for m in e.matches] == [
         (EU, "tag", "NATO", "tags"),
-        (ME, "keyword", "Iran", "title"),
         (AP, "keyword", "India", "title"),
+        (ME, "keyword", "Iran", "title"),
         (EU, "keyword", "Europe*", "lede"),
     ]
     assert [h.source for h in e.hits] == [
         "regions[2].rules[0]",
-        "regions[0].rules[2]",
         "regions[1].rules[2]",
+        "regions[0].rules[2]",
         "regions[2].rules[2]",
     ]
     assert e.cancelled == ()
@@ -300,10 +326,18 @@ def test_format_explanation_reads_as_the_cli_prints_it() -> None:
         'decided by: keyword rule "Iran" (regions[0].rules[2]) in the title: "Iran"',
         "also:       Asia-Pacific",
     ]
-    assert (
+    assert text.splitlines()[6:] == [
+        "precedence: tag > url > keyword > feed, then the evidence"
+        " (a tie: the first region listed)",
+        "scores:",
+        '  Middle East     3.00  keyword  "Iran" 3.00',
+        '  Asia-Pacific    2.23  keyword  "India" 2.23',
+        "matches, best first:",
+        '  Middle East: keyword rule "Iran" (regions[0].rules[2]) in the title: "Iran"'
+        " (weight 3.00)",
         '  Asia-Pacific: keyword rule "India" (regions[1].rules[2]) in the title: "India"'
-        in text.splitlines()
-    )
+        " (weight 2.23)",
+    ]
 
 
 def test_format_explanation_of_the_fallback_and_of_hostile_text() -> None:

@@ -21,14 +21,28 @@ The rule kinds, each matched on its own fields of the item:
   trailing "*" makes a stem ("Syria*": "Syrian", "Syrians").
 - feed: the feed's default region (`feeds[].region`).
 
-Precedence: by default (`classify.precedence`) tag rules beat url rules beat
-keyword rules beat the feed default. Each region's best match is the first kind
-in that order that matches it; the region whose best kind comes first wins, and
-between regions whose best is the same kind, the one listed first in the config
-wins. The other regions that matched are kept as `candidates`, best first, so
-the editor sees "also: Europe". A rule's `not` phrases cancel that rule for an
-item when any of them is found in the fields the rule reads. An item that no
-rule matches goes to the fallback section (`fallback.name`), never dropped.
+Placement weighs the evidence (`bot.classify.scoring`). The best kind of rule
+that matched decides first (`classify.precedence`, default tag > url > keyword >
+feed: a site tag still decides); among the regions with a match of that kind,
+the one with the most evidence wins. A match weighs by its kind, its field (the
+title above the lede), how early in the title it is, its rule's `weight`, and
+whether it only names the venue of a meeting ("talks in Geneva"); each distinct
+term counts in full, a repeat a quarter. A rule's `not` phrases cancel that rule
+for an item; a shared name's qualifiers (`classify.names`) cancel one match of
+it ("Moscow" followed by "Idaho"); a match inside a longer one does not count
+("Sudan" in "South Sudan"). An item that no rule matches goes to the fallback
+section (`fallback.name`), never dropped.
+
+For the editors' desk: `Classifier.classify` returns a `Classification` whose
+`candidates` are the other regions with evidence, best first, and whose
+`uncertain` is true when the runner-up's score is within `classify.near_tie` of
+the winner's. `Classifier.explain` returns an `Explanation`: the same
+classification, `scores` (one `RegionScore` per region with evidence: `region`,
+`score`, best `kind`, the `hits` behind it, heaviest first, and their `terms`),
+`uncertain`, and every `Hit` (`match`, `source` in the config, `weight`,
+`venue`, and `cancelled_by` when it did not count). `bot.classify.evaluate`
+measures the rules on a labelled set; `bot.classify.suggest` proposes rule
+changes from editors' moves.
 
 What it does not do: read or write the store, print, or call the network; the
 CLI and the pipeline (`bot.pipeline`) do that with the values these return.
@@ -36,15 +50,17 @@ CLI and the pipeline (`bot.pipeline`) do that with the values these return.
 
 from __future__ import annotations
 
-from bot.classify.classifier import Classifier, Explanation, Hit
+from bot.classify.classifier import Classifier, Explanation
 from bot.classify.lint import lint_rules
 from bot.classify.report import Move, format_explanation, format_plan, plan_reclassify
+from bot.classify.scoring import Hit, RegionScore
 
 __all__ = [
     "Classifier",
     "Explanation",
     "Hit",
     "Move",
+    "RegionScore",
     "format_explanation",
     "format_plan",
     "lint_rules",

@@ -1,16 +1,17 @@
 """The region classifier: rules compiled once, then a pure `classify(item)`.
 
-What it does: builds, from the config, one table per region and rule kind (a tag
-dictionary, one alternation regex per region and field for keywords, one for url
-patterns, the feeds' default regions) and answers, for an item, which region it
-goes to (`classify`) and why (`explain`). Precedence (`classify.precedence`,
-default tag > url > keyword > feed): each region's best match is the first kind
-in that order that matches; the region with the best kind wins, ties going to
-the region listed first in the config; the others that matched become the
-item's `candidates`, best first. An item nothing matches goes to the fallback
-section, never dropped. A rule's `not` phrases cancel the whole rule for an item
-when any of them is found in the fields the rule reads (a keyword rule's title
-and lede, a tag rule's tags, a url rule's path).
+What it does: builds, from the config, one table per rule kind for all regions
+at once (a tag dictionary, one alternation regex per field for every region's
+keywords, a url regex per region, the feeds' default regions, the shared-name
+qualifiers of `classify.names`), finds every match in an item, drops the ones
+that do not count (a `not` phrase of their rule, a shared-name qualifier, or a
+longer match around them: "Sudan" inside "South Sudan", "Wales" inside "New
+South Wales"), weighs the rest and decides (`bot.classify.scoring`): the best
+kind of rule decides (`classify.precedence`, default tag > url > keyword >
+feed), then the region with the most evidence of it; a near tie is flagged
+`uncertain`. An item nothing matches goes to the fallback section, never
+dropped. `explain` returns the same decision with every region's score and
+every match, counted or not.
 
 What it does not do: read or write the store, judge the rules (`lint_rules`), or
 format anything for people (`bot.classify.report`).
@@ -21,50 +22,64 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from itertools import islice
+from functools import lru_cache
 
+from bot.classify import scoring as sc
 from bot.classify import text as tx
+from bot.classify.names import SharedNames
+from bot.classify.scoring import Hit, RegionScore
 from bot.config import Config, RegionConfig, Rule
 from bot.types import Classification, Item, RuleMatch
 
 KINDS = ("tag", "url", "keyword", "feed")
 FIELDS = ("title", "lede")
 MAX_EXPLAIN_HITS = 200
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One rule that matched an item: the match, the rule's place in the config,
-    and, if one of the rule's `not` phrases cancelled it, what was found."""
-
-    match: RuleMatch
-    source: str  # "regions[0].rules[2]", "regions[1].aliases[0]", "feeds[3].region"
-    cancelled_by: str | None = None
+_STEM_INDEX = 3  # stems are looked up by their first letters
+_CACHE_LIMIT = 20_000  # distinct keyword hits remembered per field
+_SEPARATED = re.compile(r"[\s\-]")
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """An item's classification and every rule that matched it, best first."""
+    """An item's classification, every region's evidence, and every match.
+
+    `scores`: the regions with evidence, best first (the winner first, unless
+    the item went to the fallback). `uncertain`: the runner-up's score is within
+    `classify.near_tie` of the winner's; an editor should look. `hits`: every
+    match, counted ones first (heaviest first), then those that did not count.
+    """
 
     classification: Classification
     hits: tuple[Hit, ...] = ()
     precedence: tuple[str, ...] = KINDS
+    scores: tuple[RegionScore, ...] = ()
+    near_tie: float = 0.8
+
+    @property
+    def uncertain(self) -> bool:
+        return self.classification.uncertain
 
     @property
     def matches(self) -> tuple[RuleMatch, ...]:
-        """Every match that counted (not cancelled), the deciding one first."""
+        """Every match that counted, the deciding one first."""
         return tuple(h.match for h in self.hits if h.cancelled_by is None)
 
     @property
     def cancelled(self) -> tuple[Hit, ...]:
         return tuple(h for h in self.hits if h.cancelled_by is not None)
 
+    def score_of(self, region: str) -> float:
+        return next((s.score for s in self.scores if s.region == region), 0.0)
+
 
 @dataclass(frozen=True)
 class _Pattern:
     text: str  # as written in the config
     source: str
+    region: int
     rule: int | None  # index in the region's rules; None for a name or alias
+    weight: float = 1.0
+    label: bool = False  # a region's own name or alias (a tag)
     prefix: str = ""  # a stem's key, to check a hit against
     regex: re.Pattern[str] | None = None  # a keyword's own regex, to find its end in a hit
 
@@ -73,16 +88,25 @@ class _Pattern:
 class _KeywordTable:
     keywords: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)
     literal: dict[str, list[_Pattern]] = field(default_factory=dict)
-    stems: list[_Pattern] = field(default_factory=list)
+    stems: dict[str, list[_Pattern]] = field(default_factory=dict)
     regex: re.Pattern[str] | None = None
+    # The same few hundred names come up again and again: remember their lookups.
+    cache: dict[str, tuple[tuple[_Pattern, int], ...]] = field(default_factory=dict)
+
+    def patterns_of(self, matched: str) -> tuple[tuple[_Pattern, int], ...]:
+        found = self.cache.get(matched)
+        if found is None:
+            found = tuple(self.lookup(matched))
+            if len(self.cache) < _CACHE_LIMIT:
+                self.cache[matched] = found
+        return found
 
     def add(self, pattern: _Pattern, parts: tuple[str, ...], stem: bool) -> None:
         self.keywords.append((parts, stem))
         key = tx.keyword_key(parts)
-        body = tx.keyword_body(parts, stem)
-        own = replace(pattern, prefix=key if stem else "", regex=re.compile(body))
+        own = replace(pattern, prefix=key if stem else "", regex=_body(parts, stem))
         if stem:
-            self.stems.append(own)
+            self.stems.setdefault(key[:_STEM_INDEX], []).append(own)
         else:
             self.literal.setdefault(key, []).append(own)
 
@@ -90,18 +114,16 @@ class _KeywordTable:
         """The patterns behind a hit, each with where it ends in the hit.
 
         The regex reports only the longest phrase at a position, but a shorter
-        one starting there matched too (and counts if the longer one's rule is
-        cancelled)."""
+        one starting there matched too (and counts if the longer one does not)."""
         key = tx.hit_key(matched)
         words = key.split(" ")
-        candidates = [
-            p for n in range(len(words), 0, -1) for p in self.literal.get(" ".join(words[:n]), ())
-        ]
-        candidates.extend(p for p in self.stems if key.startswith(p.prefix))
-        for pattern in candidates:
-            m = pattern.regex.match(matched) if pattern.regex else None
-            if m:
-                yield pattern, m.end()
+        for n in range(len(words), 0, -1):
+            for p in self.literal.get(" ".join(words[:n]), ()):
+                yield from _ends(p, matched)
+        for n in range(min(_STEM_INDEX, len(key)), 0, -1):
+            for p in self.stems.get(key[:n], ()):
+                if key.startswith(p.prefix):
+                    yield from _ends(p, matched)
 
     def compile(
         self, cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]]
@@ -111,6 +133,18 @@ class _KeywordTable:
         if key not in cache:
             cache[key] = tx.keyword_alternation(self.keywords)
         self.regex = cache[key]
+
+
+@lru_cache(maxsize=8192)
+def _body(parts: tuple[str, ...], stem: bool) -> re.Pattern[str]:
+    """One keyword's own regex (the same for the title's table and the lede's)."""
+    return re.compile(tx.keyword_body(parts, stem))
+
+
+def _ends(pattern: _Pattern, matched: str) -> Iterator[tuple[_Pattern, int]]:
+    m = pattern.regex.match(matched) if pattern.regex else None
+    if m:
+        yield pattern, m.end()
 
 
 @dataclass
@@ -142,11 +176,8 @@ class _Exclusion:
 class _Region:
     index: int
     name: str
-    tags: dict[str, list[_Pattern]] = field(default_factory=dict)
-    keywords: dict[str, _KeywordTable] = field(default_factory=dict)
     urls: _UrlTable = field(default_factory=_UrlTable)
     exclusions: dict[int, _Exclusion] = field(default_factory=dict)
-    feeds: dict[str, str] = field(default_factory=dict)  # feed name -> source
 
 
 class _Subject:
@@ -163,6 +194,7 @@ class _Subject:
         self.paths = list(tx.url_paths(_str(item.url), _str(item.canonical_url)))
         self.feed = _str(item.feed)
         self.cancels: dict[tuple[int, int], str | None] = {}
+        self.story = (self.fields["title"].text, self.fields["lede"].text)
 
 
 def _str(value: object) -> str:
@@ -176,17 +208,26 @@ class Classifier:
         self._names = config.region_names
         self._fallback = config.fallback.name
         self._precedence: tuple[str, ...] = tuple(config.classify.precedence)
-        self._regions = [_compile_region(i, r) for i, r in enumerate(config.regions)]
-        self._finders = {
-            "tag": self._tag_hits,
-            "url": self._url_hits,
-            "keyword": self._keyword_hits,
-            "feed": self._feed_hits,
-        }
-        by_name = {r.name: r for r in self._regions}
+        self._near_tie = config.classify.near_tie
+        self._shared = SharedNames(config.classify.names)
+        self._tags: dict[str, list[_Pattern]] = {}
+        self._keywords = {name: _KeywordTable() for name in FIELDS}
+        self._feeds: dict[str, tuple[int, str]] = {}
+        self._regions = [self._compile_region(i, r) for i, r in enumerate(config.regions)]
+        # The fallback's own name is the site's label for it too ("Analysis | Global").
+        key = tx.tag_key(self._fallback)
+        if key:
+            fallback = _Pattern(
+                self._fallback, "fallback.name", len(self._regions), None, label=True
+            )
+            self._tags.setdefault(key, []).append(fallback)
+        cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]] = {}
+        for table in self._keywords.values():
+            table.compile(cache)
+        index = {r.name: r.index for r in self._regions}
         for i, feed in enumerate(config.feeds):
-            if feed.region is not None and feed.region in by_name:
-                by_name[feed.region].feeds[feed.name] = f"feeds[{i}].region"
+            if feed.region is not None and feed.region in index:
+                self._feeds[feed.name] = (index[feed.region], f"feeds[{i}].region")
 
     @classmethod
     def from_config(cls, config: Config) -> Classifier:
@@ -206,95 +247,211 @@ class Classifier:
         return self._precedence
 
     def classify(self, item: Item) -> Classification:
-        return self._decide(_Subject(item))
+        s = _Subject(item)
+        hits = self._collect(s, keep=False, lazy=True)
+        c = self.explain_hits(hits)[0]
+        rule = c.rule
+        if rule is None or rule.kind != "keyword":
+            return c
+        # Only the deciding match is shown: find its words in the original text now.
+        hit = next(h for h in hits if h.match is rule)
+        matched = s.fields[rule.field].original_span(hit.start, hit.end)
+        return replace(c, rule=replace(rule, matched=matched))
 
     def explain(self, item: Item) -> Explanation:
-        subject = _Subject(item)
-        ranked = list(islice(self._all_hits(subject), MAX_EXPLAIN_HITS))
-        ranked.sort(key=lambda r: r[:3])  # stable: the order found is kept within a rank
-        return Explanation(self._decide(subject), tuple(r[3] for r in ranked), self._precedence)
+        hits = self.hits(item, keep_dropped=True)
+        classification, scores = self.explain_hits(hits)
+        counted = sorted((h for h in hits if h.cancelled_by is None), key=lambda h: -h.weight)
+        if classification.rule is not None:  # the deciding match first
+            first = next(h for h in counted if h.match == classification.rule)
+            counted.remove(first)
+            counted.insert(0, first)
+        dropped = [h for h in hits if h.cancelled_by is not None]
+        shown = tuple((counted + dropped)[:MAX_EXPLAIN_HITS])
+        return Explanation(classification, shown, self._precedence, tuple(scores), self._near_tie)
 
-    def _all_hits(self, subject: _Subject) -> Iterator[tuple[bool, int, int, Hit]]:
-        """Every distinct hit, cancelled or not, with its sort key."""
-        seen: set[tuple[str, str, str, str, bool]] = set()
-        for region in self._regions:
-            for rank, kind in enumerate(self._precedence):
-                for hit in self._hits(region, kind, subject, cancelled=True):
-                    m = hit.match
-                    key = (m.region, m.kind, m.pattern, m.field, hit.cancelled_by is None)
-                    if key not in seen:
-                        seen.add(key)
-                        yield hit.cancelled_by is not None, rank, region.index, hit
-
-    def _decide(self, subject: _Subject) -> Classification:
-        best: list[tuple[int, int, Hit]] = []
-        for region in self._regions:
-            for rank, kind in enumerate(self._precedence):
-                hit = next(self._hits(region, kind, subject, cancelled=False), None)
-                if hit is not None:
-                    best.append((rank, region.index, hit))
-                    break
-        if not best:
-            return Classification(region=self._fallback, rule=None)
-        best.sort(key=lambda b: (b[0], b[1]))
-        winner = best[0][2].match
-        others = tuple(b[2].match.region for b in best[1:])
-        return Classification(region=winner.region, rule=winner, candidates=others)
+    def explain_hits(self, hits: list[Hit]) -> tuple[Classification, list[RegionScore]]:
+        """The decision over a list of matches (`hits`, or matches an editor's
+        change would add: see `bot.classify.suggest`)."""
+        scores = sc.region_scores(hits, self._names, self._precedence)
+        winner, others, uncertain = sc.decide(scores, self._near_tie)
+        if winner is None:
+            return Classification(region=self._fallback, rule=None), scores
+        rule = sc.deciding_hit(winner).match
+        others = tuple(r for r in others if r != self._fallback)
+        return Classification(winner.region, rule, others, uncertain), scores
 
     # --- matching -----------------------------------------------------------
 
-    def _hits(self, region: _Region, kind: str, s: _Subject, *, cancelled: bool) -> Iterator[Hit]:
-        for pattern, match in self._finders[kind](region, s):
-            by = self._cancelled_by(region, pattern.rule, s)
-            if by is None or cancelled:
-                yield Hit(match, pattern.source, by)
+    def hits(self, item: Item, *, keep_dropped: bool = False) -> list[Hit]:
+        """Every match in `item`, weighed; those that do not count only if asked."""
+        return self._collect(_Subject(item), keep=keep_dropped, lazy=False)
 
-    def _tag_hits(self, region: _Region, s: _Subject) -> Iterator[tuple[_Pattern, RuleMatch]]:
+    def _collect(self, s: _Subject, *, keep: bool, lazy: bool) -> list[Hit]:
+        keep_dropped = keep
+        out: list[Hit] = []
         for key, original in s.tags:
-            for pattern in region.tags.get(key, ()):
-                yield pattern, RuleMatch("tag", region.name, pattern.text, "tags", original)
+            for p in self._tags.get(key, ()):
+                self._add(
+                    out,
+                    s,
+                    p,
+                    RuleMatch("tag", self._name(p), p.text, "tags", original),
+                    keep_dropped,
+                )
+        for region in self._regions:
+            for p, matched in _url_hits(region, s):
+                self._add(
+                    out, s, p, RuleMatch("url", region.name, p.text, "url", matched), keep_dropped
+                )
+        for name in FIELDS:
+            self._keyword_hits(out, s, name, keep_dropped, lazy)
+        feed = self._feeds.get(s.feed)
+        if feed is not None:
+            p = _Pattern(s.feed, feed[1], feed[0], None)
+            self._add(
+                out, s, p, RuleMatch("feed", self._name(p), s.feed, "feed", s.feed), keep_dropped
+            )
+        return out
 
-    def _url_hits(self, region: _Region, s: _Subject) -> Iterator[tuple[_Pattern, RuleMatch]]:
-        table = region.urls
+    def _name(self, p: _Pattern) -> str:
+        return self._regions[p.region].name if p.region < len(self._regions) else self._fallback
+
+    def _add(self, out: list[Hit], s: _Subject, p: _Pattern, m: RuleMatch, keep: bool) -> None:
+        by = self._cancelled_by(p, s)
+        if by is None:
+            weight = sc.weigh(
+                m.kind, m.field, label=p.label, rule_weight=p.weight, position=0.0, venue=False
+            )
+            out.append(Hit(m, p.source, None, weight))
+        elif keep:
+            out.append(Hit(m, p.source, by))
+
+    def _keyword_hits(self, out: list[Hit], s: _Subject, name: str, keep: bool, lazy: bool) -> None:
+        table = self._keywords[name]
         if table.regex is None:
             return
-        for path in s.paths:
-            if table.regex.search(path.text) is None:
-                continue  # the usual case, in one search
-            for regex, pattern in table.entries:  # a handful: each on its own
-                m = regex.search(path.text)
-                if m:
-                    matched = path.original_span(m.start(), m.end())
-                    yield pattern, RuleMatch("url", region.name, pattern.text, "url", matched)
-
-    def _keyword_hits(self, region: _Region, s: _Subject) -> Iterator[tuple[_Pattern, RuleMatch]]:
-        for name in FIELDS:
-            table = region.keywords.get(name)
-            if table is None or table.regex is None:
+        folded = s.fields[name]
+        text = folded.text
+        found: list[tuple[int, int, _Pattern, str | None]] = []
+        regex = table.regex
+        for m in regex.finditer(text):
+            self._found(found, s, table, text, m)
+            if _SEPARATED.search(m.group()) is None:
                 continue
-            folded = s.fields[name]
-            m = table.regex.search(folded.text)
-            while m is not None:
-                for pattern, length in table.lookup(m.group()):
-                    matched = folded.original_span(m.start(), m.start() + length)
-                    yield pattern, RuleMatch("keyword", region.name, pattern.text, name, matched)
-                # on from the next character, not the hit's end: another keyword
-                # may start inside this one ("Jong Un" in "Kim Jong Un")
-                m = table.regex.search(folded.text, m.start() + 1)
+            # a phrase: another keyword may start inside it ("Jong Un" in "Kim Jong Un")
+            inner = regex.search(text, m.start() + 1, m.end())
+            while inner is not None:
+                self._found(found, s, table, text, inner)
+                inner = regex.search(text, inner.start() + 1, m.end())
+        spans = [(a, b) for a, b, _, by in found if by is None]
+        size = len(text) or 1
+        for start, end, p, by in found:
+            if by is None and (keep or len(spans) > 1):
+                outer = next(
+                    ((a, b) for a, b in spans if a <= start and end <= b and b - a > end - start),
+                    None,
+                )
+                if outer is not None:
+                    by = f'inside "{folded.original_span(*outer)}"' if keep else "inside"
+            if by is not None and not keep:
+                continue
+            matched = text[start:end] if lazy else folded.original_span(start, end)
+            match = RuleMatch("keyword", self._name(p), p.text, name, matched)
+            if by is not None:
+                out.append(Hit(match, p.source, by, start=start, end=end))
+                continue
+            venue = sc.is_venue(text, start, end)
+            weight = sc.weigh(
+                "keyword",
+                name,
+                label=False,
+                rule_weight=p.weight,
+                position=start / size,
+                venue=venue,
+            )
+            out.append(Hit(match, p.source, None, weight, venue, start, end))
 
-    def _feed_hits(self, region: _Region, s: _Subject) -> Iterator[tuple[_Pattern, RuleMatch]]:
-        source = region.feeds.get(s.feed)
-        if source is not None:
-            pattern = _Pattern(s.feed, source, None)
-            yield pattern, RuleMatch("feed", region.name, s.feed, "feed", s.feed)
+    def _found(
+        self,
+        found: list[tuple[int, int, _Pattern, str | None]],
+        s: _Subject,
+        table: _KeywordTable,
+        text: str,
+        m: re.Match[str],
+    ) -> None:
+        start = m.start()
+        for p, length in table.patterns_of(m.group()):
+            end = start + length
+            by = self._cancelled_by(p, s)
+            if by is None and self._shared:
+                by = self._shared.veto(text, start, end, s.story)
+            found.append((start, end, p, by))
 
-    def _cancelled_by(self, region: _Region, rule: int | None, s: _Subject) -> str | None:
-        if rule is None or rule not in region.exclusions:
+    def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
+        if p.rule is None or p.region >= len(self._regions):
             return None
-        key = (region.index, rule)
+        region = self._regions[p.region]
+        exclusion = region.exclusions.get(p.rule)
+        if exclusion is None:
+            return None
+        key = (p.region, p.rule)
         if key not in s.cancels:
-            s.cancels[key] = _find_exclusion(region.exclusions[rule], s)
+            s.cancels[key] = _find_exclusion(exclusion, s)
         return s.cancels[key]
+
+    # --- compiling -------------------------------------------------------------
+
+    def _compile_region(self, index: int, config: RegionConfig) -> _Region:
+        region = _Region(index, config.name)
+        implicit = [(config.name, f"regions[{index}].name")] + [
+            (alias, f"regions[{index}].aliases[{j}]") for j, alias in enumerate(config.aliases)
+        ]
+        for text, source in implicit:
+            key = tx.tag_key(text)
+            if key:
+                self._tags.setdefault(key, []).append(
+                    _Pattern(text, source, index, None, label=True)
+                )
+        for j, rule in enumerate(config.rules):
+            self._compile_rule(region, j, rule)
+        if region.urls.entries:
+            region.urls.regex = tx.url_alternation([e[0].pattern for e in region.urls.entries])
+        return region
+
+    def _compile_rule(self, region: _Region, j: int, rule: Rule) -> None:
+        source = f"regions[{region.index}].rules[{j}]"
+        fields = tuple(f for f in FIELDS if f in rule.fields)
+        for text in rule.patterns:
+            pattern = _Pattern(text, source, region.index, j, rule.weight)
+            if rule.kind == "tag":
+                key = tx.tag_key(text)
+                if key:
+                    self._tags.setdefault(key, []).append(pattern)
+            elif rule.kind == "url":
+                body = tx.url_pattern(text)
+                if body is not None:
+                    region.urls.entries.append((re.compile(body), pattern))
+            else:
+                parsed = tx.keyword_parts(text)
+                if parsed is not None:
+                    for name in fields:
+                        self._keywords[name].add(pattern, *parsed)
+        if rule.exclude:
+            region.exclusions[j] = compile_exclusion(rule.kind, rule.exclude, fields)
+
+
+def _url_hits(region: _Region, s: _Subject) -> Iterator[tuple[_Pattern, str]]:
+    table = region.urls
+    if table.regex is None:
+        return
+    for path in s.paths:
+        if table.regex.search(path.text) is None:
+            continue  # the usual case, in one search
+        for regex, pattern in table.entries:  # a handful: each on its own
+            m = regex.search(path.text)
+            if m:
+                yield pattern, path.original_span(m.start(), m.end())
 
 
 def _find_exclusion(exclusion: _Exclusion, s: _Subject) -> str | None:
@@ -317,50 +474,6 @@ def _find_exclusion(exclusion: _Exclusion, s: _Subject) -> str | None:
         if m:
             return f'"{folded.original_span(m.start(), m.end())}" in {name}'
     return None
-
-
-# --- compiling ---------------------------------------------------------------
-
-
-def _compile_region(index: int, config: RegionConfig) -> _Region:
-    region = _Region(index, config.name)
-    implicit = [(config.name, f"regions[{index}].name")] + [
-        (alias, f"regions[{index}].aliases[{j}]") for j, alias in enumerate(config.aliases)
-    ]
-    for text, source in implicit:
-        key = tx.tag_key(text)
-        if key:
-            region.tags.setdefault(key, []).append(_Pattern(text, source, None))
-    for j, rule in enumerate(config.rules):
-        _compile_rule(region, j, rule)
-    cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]] = {}
-    for table in region.keywords.values():
-        table.compile(cache)
-    if region.urls.entries:
-        region.urls.regex = tx.url_alternation([e[0].pattern for e in region.urls.entries])
-    return region
-
-
-def _compile_rule(region: _Region, j: int, rule: Rule) -> None:
-    source = f"regions[{region.index}].rules[{j}]"
-    fields = tuple(f for f in FIELDS if f in rule.fields)
-    for text in rule.patterns:
-        pattern = _Pattern(text, source, j)
-        if rule.kind == "tag":
-            key = tx.tag_key(text)
-            if key:
-                region.tags.setdefault(key, []).append(pattern)
-        elif rule.kind == "url":
-            body = tx.url_pattern(text)
-            if body is not None:
-                region.urls.entries.append((re.compile(body), pattern))
-        else:
-            parsed = tx.keyword_parts(text)
-            if parsed is not None:
-                for name in fields:
-                    region.keywords.setdefault(name, _KeywordTable()).add(pattern, *parsed)
-    if rule.exclude:
-        region.exclusions[j] = compile_exclusion(rule.kind, rule.exclude, fields)
 
 
 def compile_exclusion(kind: str, phrases: tuple[str, ...], fields: tuple[str, ...]) -> _Exclusion:

@@ -17,7 +17,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.classify.classifier import Classifier, Explanation, Hit
+from bot.classify.classifier import Classifier, Explanation
+from bot.classify.scoring import Hit, RegionScore
 from bot.types import Classification, Item, RuleMatch, StoredItem
 
 TITLE_CHARS = 90
@@ -76,7 +77,8 @@ def format_plan(moves: Sequence[Move], regions: Sequence[str]) -> str:
 
 
 def format_explanation(item: Item, explanation: Explanation) -> str:
-    """Which rule placed the item, and every other rule that matched it."""
+    """Which rule placed the item, every region's score and terms, and every
+    match, counted or not."""
     c = explanation.classification
     lines = [
         f"item:       {safe(item.key)}",
@@ -91,19 +93,49 @@ def format_explanation(item: Item, explanation: Explanation) -> str:
         lines.append(f"decided by: {_describe(c.rule, source)}")
     if c.candidates:
         lines.append(f"also:       {', '.join(safe(r) for r in c.candidates)}")
+    if c.uncertain and len(explanation.scores) > 1:
+        first, second = explanation.scores[:2]
+        lines.append(
+            f"uncertain:  {safe(second.region)} ({second.score:.2f}) is within "
+            f"{explanation.near_tie:.0%} of {safe(first.region)} ({first.score:.2f}); "
+            "an editor should look"
+        )
     order = " > ".join(explanation.precedence)
-    lines.append(f"precedence: {order} (ties: the first region in the config)")
+    lines.append(f"precedence: {order}, then the evidence (a tie: the first region listed)")
+    if explanation.scores:
+        lines.append("scores:")
+        width = max(len(safe(s.region)) for s in explanation.scores)
+        lines.extend(_score_line(s, width) for s in explanation.scores)
     matches = [h for h in explanation.hits if h.cancelled_by is None]
     if matches:
         lines.append("matches, best first:")
-        lines.extend(f"  {safe(h.match.region)}: {_describe(h.match, h.source)}" for h in matches)
+        lines.extend(f"  {safe(h.match.region)}: {_weighed(h)}" for h in matches)
     cancelled = explanation.cancelled
     if cancelled:
-        lines.append("cancelled by a `not` phrase of their rule:")
+        lines.append("not counted (a `not` phrase, a shared name, or inside a longer match):")
         for h in cancelled:
             why = safe(h.cancelled_by or "")
             lines.append(f"  {safe(h.match.region)}: {_describe(h.match, h.source)}; not: {why}")
     return "\n".join(lines)
+
+
+def _score_line(score: RegionScore, width: int) -> str:
+    """One region's score, its best kind and its terms with what each weighed."""
+    weights: dict[str, list[Hit]] = {}
+    for h in score.hits:
+        weights.setdefault(h.match.pattern, []).append(h)
+    terms = ", ".join(
+        f"{safe(_quote(pattern))} {hits[0].weight:.2f}"
+        + (f" x{len(hits)}" if len(hits) > 1 else "")
+        + (" (venue)" if all(h.venue for h in hits) else "")
+        for pattern, hits in weights.items()
+    )
+    return f"  {safe(score.region):<{width}}  {score.score:6.2f}  {score.kind:<7}  {terms}"
+
+
+def _weighed(hit: Hit) -> str:
+    venue = ", a venue" if hit.venue else ""
+    return f"{_describe(hit.match, hit.source)} (weight {hit.weight:.2f}{venue})"
 
 
 def _source_of(rule: RuleMatch, hits: Sequence[Hit]) -> str | None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
@@ -119,29 +120,40 @@ def fold(text: str) -> str:
 class Folded:
     """A text and its fold, with a way back from a span of the fold to the original."""
 
-    __slots__ = ("original", "text")
+    __slots__ = ("_ascii", "_ends", "original", "text")
 
     def __init__(self, original: str) -> None:
         self.original = original
         self.text = fold(original)
+        self._ascii = original.isascii()
+        self._ends: list[int] | None = None
+
+    def _offsets(self) -> list[int]:
+        """Where each original character's fold ends in `text` (built once, on demand)."""
+        if self._ends is None:
+            position, ends = 0, []
+            for char in self.original:
+                position += len(_TABLE[ord(char)])
+                ends.append(position)
+            self._ends = ends
+        return self._ends
 
     def original_span(self, start: int, end: int) -> str:
         """The original text behind `self.text[start:end]` (with any accents that
         follow its last character)."""
-        if self.original.isascii():
+        if self._ascii:
             return self.original[start:end]  # the fold is one lower-case char per char
-        position, first = 0, None
-        for index, char in enumerate(self.original):
-            width = len(_TABLE[ord(char)])
-            if first is None and width and position + width > start:
-                first = index
-            position += width
-            if position >= end and first is not None:
-                last = index + 1
-                while last < len(self.original) and not _TABLE[ord(self.original[last])]:
-                    last += 1  # combining marks fold to nothing: they belong to the span
-                return self.original[first:last]
-        return self.original[first or 0 :]
+        ends = self._offsets()
+        first = bisect_right(ends, start)  # the first character whose fold passes start
+        if first >= len(ends):
+            return ""
+        last = bisect_left(ends, end, lo=first)
+        if last >= len(ends):
+            return self.original[first:]
+        last += 1
+        while last < len(self.original) and not _TABLE[ord(self.original[last])]:
+            last += 1  # combining marks fold to nothing: they belong to the span
+        return self.original[first:last]
 
 
 def clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -324,16 +336,31 @@ def url_alternation(bodies: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(ordered) or "(?!)")
 
 
+# The path of an ordinary absolute URL, without the cost of urlsplit.
+_SIMPLE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/?#\[\]]*(/[^?#]*)?(?:[?#]|$)")
+
+
+def _path_of(url: str) -> str | None:
+    m = _SIMPLE_URL.match(url)
+    if m is not None:
+        path = m.group(1) or ""
+    else:
+        try:
+            path = urlsplit(url).path
+        except ValueError:
+            return None  # not a URL (a bad IPv6 host, say): no path to match
+    return unquote(path, errors="replace") if "%" in path else path
+
+
 def url_paths(*urls: str) -> Iterator[Folded]:
     """The decoded, folded paths of the given URLs, each ending in "/"."""
     seen: set[str] = set()
     for url in dict.fromkeys(urls):
         if not url or not isinstance(url, str):
             continue
-        try:
-            path = unquote(urlsplit(clip(url, MAX_URL_CHARS)).path, errors="replace")
-        except ValueError:
-            continue  # not a URL (a bad IPv6 host, say): no path to match
+        path = _path_of(clip(url, MAX_URL_CHARS))
+        if path is None:
+            continue
         if not path.startswith("/"):
             path = "/" + path
         path = clip(path, MAX_PATH_CHARS)

@@ -1,0 +1,93 @@
+"""Shared names: a place name that is also another place, a person or a thing.
+
+What it does: compiles `classify.names` once and answers, for one keyword match
+in a folded text, whether a qualifier of its name says the match is not the place
+(`SharedNames.veto`): "Moscow" followed by "Idaho", "Sudan" after "South",
+"Georgia" in a story that names Atlanta. The qualifiers are written once in the
+config and apply to every region's keyword rules, so a shared name is not
+qualified again in each region that lists it.
+
+What it does not do: decide regions or weigh evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.classify import text as tx
+from bot.config import SharedName
+
+# Between a name and the words that qualify it: spaces and light punctuation
+# ("Moscow, Idaho", "Athens (Georgia)", "Guinea-Bissau").
+_GAP = r"[\s,.;:()'\"\-]*"
+
+
+@dataclass(frozen=True)
+class _Qualifier:
+    name: str
+    source: str
+    before: re.Pattern[str] | None  # words right after the name
+    after: re.Pattern[str] | None  # words right before the name
+    context: re.Pattern[str] | None  # words anywhere in the story
+
+
+def _alternation(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    keywords = [k for k in map(tx.keyword_parts, phrases) if k is not None]
+    return tx.keyword_alternation(keywords) if keywords else None
+
+
+def _compile(index: int, shared: SharedName) -> _Qualifier:
+    before = _alternation(shared.not_before)
+    after = _alternation(shared.not_after)
+    return _Qualifier(
+        shared.name,
+        f"classify.names[{index}]",
+        re.compile(_GAP + "(?:" + before.pattern + ")") if before else None,
+        re.compile("(?:" + after.pattern + ")" + _GAP + "$") if after else None,
+        _alternation(shared.not_with),
+    )
+
+
+class SharedNames:
+    """The qualifiers of `classify.names`, looked up by a match's words."""
+
+    def __init__(self, names: tuple[SharedName, ...]) -> None:
+        self._literal: dict[str, list[_Qualifier]] = {}
+        self._stems: list[tuple[str, _Qualifier]] = []
+        for i, shared in enumerate(names):
+            parsed = tx.keyword_parts(shared.name)
+            if parsed is None:
+                continue
+            parts, stem = parsed
+            qualifier = _compile(i, shared)
+            key = tx.keyword_key(parts)
+            if stem:
+                self._stems.append((key, qualifier))
+            else:
+                self._literal.setdefault(key, []).append(qualifier)
+
+    def __bool__(self) -> bool:
+        return bool(self._literal or self._stems)
+
+    def veto(self, text: str, start: int, end: int, story: tuple[str, ...]) -> str | None:
+        """Why the match `text[start:end]` (folded) is not the place, or None.
+
+        `story` holds the folded fields a `not_with` phrase is looked for in."""
+        key = tx.hit_key(text[start:end])
+        found = self._literal.get(key, [])
+        if self._stems:
+            found = found + [q for prefix, q in self._stems if key.startswith(prefix)]
+        for q in found:
+            if q.before is not None and (m := q.before.match(text, end)):
+                return f'{q.source}: "{q.name}" followed by "{m.group().strip(_STRIP)}"'
+            if q.after is not None and (m := q.after.search(text, max(0, start - 80), start)):
+                return f'{q.source}: "{q.name}" after "{m.group().strip(_STRIP)}"'
+            if q.context is not None:
+                for field in story:
+                    if m := q.context.search(field):
+                        return f'{q.source}: "{q.name}" with "{m.group()}" in the story'
+        return None
+
+
+_STRIP = " ,.;:()'\"-"

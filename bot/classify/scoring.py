@@ -1,0 +1,160 @@
+"""Weighing region evidence: what one match is worth, and which region wins.
+
+What it does: gives each match that counts a weight (`weigh`) from its rule's
+kind, the field it is in (the title above the lede), how early in the title it
+is, its rule's own `weight`, and whether it names only the place of a meeting
+("talks in Geneva", "a summit hosted by Turkey", "at Ankara talks": a venue
+weighs `VENUE` of a party); then adds a region's matches up (`region_scores`:
+each distinct term counts once in full, its repeats a little) and decides
+(`decide`): the best kind of rule in `classify.precedence` still decides (a site
+tag beats any number of keywords), the region with the most evidence of that
+kind wins, and a runner-up within `classify.near_tie` of the winner makes the
+placement uncertain. A region whose only evidence is a venue never wins.
+
+What it does not do: find matches (`bot.classify.classifier`) or print anything
+(`bot.classify.report`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.types import RuleMatch
+
+# What one match of each kind weighs before the field and the rule's own weight.
+# A tag naming a region's own section (its name or an alias: the site's kicker)
+# weighs most: it is the site's editors speaking.
+LABEL_TAG = 20.0
+KIND_WEIGHT = {"tag": 8.0, "url": 4.0, "keyword": 1.0, "feed": 0.5}
+FIELD_WEIGHT = {"title": 2.0, "lede": 1.0}
+# A title match's weight falls from x1.5 at its first word to x1 at its last.
+TITLE_LEAD = 0.5
+VENUE = 0.3  # a place of meeting weighs this share of a party to the story
+REPEAT = 0.25  # a term found again adds this share of its weight
+
+# The words before a place that make it the venue of a meeting, not a party:
+# "talks in", "a summit in", "a conference at", "hosted by", "a pact signed in".
+# Read on folded text; at most a few words between the meeting and the place.
+_MEETING = (
+    r"talks?|summit|summits|conference|meeting|meetings|meet|meets|met|forum|negotiations"
+    r"|gathering|pact|accord|treaty|deal|expo|visit|visits|visiting|trip|session|round"
+)
+_VENUE_BEFORE = re.compile(
+    rf"(?:\b(?:{_MEETING})\b[^.;:!?|]{{0,30}}?\b(?:in|at|to)|\bhosted\s+(?:by|in))"
+    r"\s+(?:the\s+)?$"
+)
+_VENUE_AFTER = re.compile(r"[\s-]+(?:talks|summit|conference|meeting|forum|negotiations)\b")
+_AT_BEFORE = re.compile(r"\b(?:at|in)\s+(?:the\s+)?$")
+_LOOK_BACK = 60
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One rule that matched an item: the match, the rule's place in the config,
+    what it weighed, and, when it did not count, why.
+
+    `cancelled_by` is set when the match did not count: a `not` phrase of its
+    rule, a shared-name qualifier (`classify.names`), or a longer match around it
+    ("Sudan" inside "South Sudan"). `weight` is what it added to its region's
+    evidence (before repeats of the same term are discounted); `venue` marks a
+    place of meeting.
+    """
+
+    match: RuleMatch
+    source: str  # "regions[0].rules[2]", "regions[1].aliases[0]", "feeds[3].region"
+    cancelled_by: str | None = None
+    weight: float = 0.0
+    venue: bool = False
+    # where a keyword match is in its field's folded text (-1: not a keyword)
+    start: int = -1
+    end: int = -1
+
+
+@dataclass(frozen=True)
+class RegionScore:
+    """A region's evidence for one item: its score, its best kind of rule, and
+    the matches behind it, heaviest first."""
+
+    region: str
+    score: float
+    kind: str  # the best kind among its matches (a venue alone: "venue")
+    hits: tuple[Hit, ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The distinct patterns that matched, heaviest first."""
+        return tuple(dict.fromkeys(h.match.pattern for h in self.hits))
+
+
+def is_venue(text: str, start: int, end: int) -> bool:
+    """Whether the place at `text[start:end]` (folded) is only where people meet."""
+    before = text[max(0, start - _LOOK_BACK) : start]
+    if _VENUE_BEFORE.search(before):
+        return True
+    return bool(_AT_BEFORE.search(before) and _VENUE_AFTER.match(text, end))
+
+
+def weigh(
+    kind: str, field: str, *, label: bool, rule_weight: float, position: float, venue: bool
+) -> float:
+    """One match's weight. `position`: where in the title it starts, 0..1."""
+    base = LABEL_TAG if kind == "tag" and label else KIND_WEIGHT[kind]
+    weight = base * rule_weight
+    if kind == "keyword":
+        weight *= FIELD_WEIGHT.get(field, 1.0)
+        if field == "title":
+            weight *= 1.0 + TITLE_LEAD * (1.0 - position)
+        if venue:
+            weight *= VENUE
+    return round(weight, 4)
+
+
+def term_sum(weights: Iterable[float]) -> float:
+    """A term's evidence: its best match in full, each repeat a quarter."""
+    ordered = sorted(weights, reverse=True)
+    return ordered[0] + REPEAT * sum(ordered[1:]) if ordered else 0.0
+
+
+def region_scores(
+    hits: Sequence[Hit], regions: Sequence[str], precedence: Sequence[str]
+) -> list[RegionScore]:
+    """Every region with evidence, best first: by best kind, then score, then order."""
+    by_region: dict[str, list[Hit]] = {}
+    for hit in hits:
+        if hit.cancelled_by is None:
+            by_region.setdefault(hit.match.region, []).append(hit)
+    rank = {kind: i for i, kind in enumerate(precedence)}
+    order = {name: i for i, name in enumerate(regions)}
+    scored = []
+    for region, found in by_region.items():
+        terms: dict[tuple[str, str], list[float]] = {}
+        for h in found:
+            terms.setdefault((h.match.kind, h.match.pattern), []).append(h.weight)
+        score = round(sum(term_sum(w) for w in terms.values()), 3)
+        decisive = [h for h in found if not h.venue]
+        kind = min((h.match.kind for h in decisive), key=rank.__getitem__, default="venue")
+        ordered = tuple(sorted(found, key=lambda h: -h.weight))
+        scored.append(RegionScore(region, score, kind, ordered))
+    scored.sort(key=lambda r: (rank.get(r.kind, len(rank)), -r.score, order.get(r.region, 0)))
+    return scored
+
+
+def decide(
+    scores: Sequence[RegionScore], near_tie: float
+) -> tuple[RegionScore | None, tuple[str, ...], bool]:
+    """The winner (None: the fallback), the other candidates, and whether it is a
+    near thing. `scores` comes from `region_scores`, best first."""
+    if not scores or scores[0].kind == "venue":
+        return None, (), False
+    winner = scores[0]
+    others = tuple(s.region for s in scores[1:])
+    rival = scores[1] if len(scores) > 1 and scores[1].kind == winner.kind else None
+    uncertain = rival is not None and rival.score >= near_tie * winner.score
+    return winner, others, uncertain
+
+
+def deciding_hit(winner: RegionScore) -> Hit:
+    """The winner's heaviest match of its best kind: the rule shown as deciding."""
+    return next(h for h in winner.hits if h.match.kind == winner.kind and not h.venue)
