@@ -159,7 +159,14 @@ class ClassifyConfig(_Model):
 
 
 class FetchConfig(_Model):
-    concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    # The global limit; `per_host` is the politeness limit towards one host.
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 32
+    per_host: Annotated[int, Field(ge=1, le=64)] = 4
+    # Processes that parse and normalise bodies: None is one per core, 1 parses
+    # in a thread of the polling process.
+    parse_workers: Annotated[int | None, Field(ge=1, le=64)] = None
+    # Which parser reads feed bodies ("fast" falls back to feedparser per feed).
+    parser: Literal["feedparser", "fast"] = "feedparser"
     connect_timeout: Duration = timedelta(seconds=10)
     read_timeout: Duration = timedelta(seconds=30)
     total_timeout: Duration = timedelta(seconds=60)

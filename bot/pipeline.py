@@ -25,16 +25,22 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bot import __version__, edition
-from bot.classify import Move, plan_reclassify
-from bot.context import Context
+from bot import __version__
 from bot.errors import UsageError
-from bot.ingest import FeedOutcome, is_due, poll_feeds
-from bot.render import Rendered, render_edition
-from bot.send import Transport
-from bot.send.runner import Progress, SendReport, send_edition
-from bot.types import Edition, FeedState, FetchStatus
+from bot.types import FetchStatus
+
+if TYPE_CHECKING:
+    # The steps import their parts when they run: polling needs no renderer or
+    # sender, and `roundup --help` needs none of them.
+    from bot.classify import Move
+    from bot.context import Context
+    from bot.ingest import FeedOutcome
+    from bot.render import Rendered
+    from bot.send import Transport
+    from bot.send.runner import Progress, SendReport
+    from bot.types import Edition, FeedState
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,8 @@ def user_agent(ctx: Context) -> str:
 
 def feeds_to_poll(ctx: Context, *, feed: str | None = None, force: bool = False) -> list[FeedState]:
     """The configured feeds that are due now (or the one named, or all with force)."""
+    from bot.ingest import is_due
+
     config = ctx.config
     if feed is not None and config.feed(feed) is None:
         names = ", ".join(f.name for f in config.feeds)
@@ -99,6 +107,8 @@ def poll(
     on_done: Callable[[FeedOutcome], None] | None = None,
 ) -> PollReport:
     """Fetch every due feed once, classify and store what they carry."""
+    from bot.ingest import poll_feeds
+
     states = feeds_to_poll(ctx, feed=feed, force=force)
     if on_start is not None:
         on_start(len(states))
@@ -142,11 +152,15 @@ def store_outcome(ctx: Context, outcome: FeedOutcome) -> FeedReport:
 
 def plan_classify_all(ctx: Context) -> list[Move]:
     """What re-classifying every stored item with the current rules would change."""
+    from bot.classify import plan_reclassify
+
     return plan_reclassify(ctx.store.iter_items(), ctx.classifier)
 
 
 def classify_all(ctx: Context) -> Sequence[Move]:
     """Re-classify stored items with the current rules; editors' moves are kept."""
+    from bot.classify import plan_reclassify
+
     stored = list(ctx.store.iter_items())
     moves = plan_reclassify(stored, ctx.classifier)
     # Candidates and the deciding rule can change without the region changing, so
@@ -158,6 +172,8 @@ def classify_all(ctx: Context) -> Sequence[Move]:
 
 def draft(ctx: Context, *, week: str | None = None, actor: str = "roundup") -> Edition:
     """Create or refresh the edition of `week` (default: this week)."""
+    from bot import edition
+
     return edition.draft(ctx.store, ctx.config, ctx.clock.now(), week=week, actor=actor)
 
 
@@ -165,6 +181,9 @@ def render(
     ctx: Context, e: Edition, *, regions: Collection[str] | None = None, test: bool = False
 ) -> Rendered:
     """Render an edition once (for a region set): per-recipient parts stay tokens."""
+    from bot import edition
+    from bot.render import render_edition
+
     items = edition.edition_items(ctx.store, e)
     return render_edition(e, items, ctx.config, regions=regions, test=test)
 
@@ -180,6 +199,8 @@ def send(
     secret: str | None = None,
 ) -> SendReport:
     """Send an approved edition to every active subscriber exactly once (the ledger)."""
+    from bot.send.runner import send_edition
+
     return send_edition(
         ctx,
         key,

@@ -6,8 +6,6 @@ from typing import Annotated
 
 import typer
 
-from bot import pipeline
-from bot.classify import format_explanation, format_plan
 from bot.cli.core import ConfigOpt, JsonOpt, console, open_ctx, print_json
 from bot.errors import NotFoundError, UsageError
 
@@ -32,6 +30,9 @@ def classify(
     as_json: JsonOpt = False,
 ) -> None:
     """Explain or re-apply the region rules. Items an editor moved keep their region."""
+    from bot import pipeline
+    from bot.classify import format_explanation, format_plan
+
     chosen = sum(bool(x) for x in (explain, dry_run, all_items))
     if chosen != 1:
         raise UsageError("choose one of --explain ITEM_KEY, --dry-run or --all")

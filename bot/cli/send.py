@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot import pipeline
 from bot.cli.core import ConfigOpt, JsonOpt, console, err_console, fail, open_ctx, print_json
 from bot.errors import UsageError
-from bot.send import make_transport
-from bot.send.runner import Progress as ProgressFn
-from bot.send.runner import SendReport, send_test
+
+if TYPE_CHECKING:
+    from bot.send.runner import Progress as ProgressFn
+    from bot.send.runner import SendReport
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +52,10 @@ def send(
     as_json: JsonOpt = False,
 ) -> None:
     """Send an approved edition to every active subscriber, exactly once."""
+    from bot import pipeline
+    from bot.send import make_transport
+    from bot.send.runner import send_test
+
     if transport is not None and transport not in ("outbox", "sendgrid"):
         raise UsageError(f"--transport {transport!r}: use outbox or sendgrid")
     if test_to is not None and (resume or retry_ambiguous):
@@ -85,6 +88,14 @@ def send(
 
 
 def _with_progress(run: Callable[[ProgressFn | None], SendReport], quiet: bool) -> SendReport:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     if quiet:
         return run(None)
     columns = (

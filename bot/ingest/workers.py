@@ -1,0 +1,89 @@
+"""Where feed bodies are parsed: a pool of processes, one per core, or a thread.
+
+Why processes: parsing and normalising is pure-Python CPU work, and threads of one
+process take turns under the GIL, so a poll of hundreds of feeds would use one
+core. `ParsePool` starts its processes only when the first body needs parsing (a
+poll where nothing changed starts none), through a fork server that has already
+imported the parser, so each worker starts in milliseconds and shares no lock or
+thread with the polling process. A worker that dies (killed, out of memory) costs
+the feeds it held one retry in a fresh pool, then a one-line failure, never the poll.
+What it does not do: fetch, decide anything about the feed, or outlive the poll
+(`close` ends the workers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from bot.errors import ParseError
+from bot.ingest.parse import ParsedFeed, ParserName, parse_feed
+
+_PRELOAD = ["bot.ingest.parse"]
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Read once, when the fork server starts: every worker is then forked with the
+    # parser already imported.
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
+class ParsePool:
+    """Parses bodies off the event loop: in `workers` processes, or a thread if 1."""
+
+    def __init__(self, workers: int | None = None, parser: ParserName = "feedparser") -> None:
+        self.workers = workers or default_workers()
+        self.parser: ParserName = parser
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def parse(
+        self, body: bytes, headers: Mapping[str, str], url: str, feed_name: str
+    ) -> ParsedFeed:
+        """The parsed feed; `ParseError` when the body is unusable or the worker died."""
+        args = (body, dict(headers), url, feed_name, self.parser)
+        if self.workers <= 1:
+            return await asyncio.to_thread(parse_feed, *args)
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            pool = self._running()
+            try:
+                return await loop.run_in_executor(pool, parse_feed, *args)
+            except BrokenProcessPool:
+                self._drop(pool)
+                if attempt == 2:
+                    raise ParseError(
+                        "the parser process died while reading this feed "
+                        "(out of memory, or killed); it is tried again on the next poll"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def _running(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
+        return self._pool
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
