@@ -59,11 +59,13 @@ class ParsePool:
         args = (body, dict(headers), url, feed_name, self.parser)
         if self.workers <= 1:
             return await asyncio.to_thread(parse_feed, *args)
-        loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             pool = self._running()
             try:
-                return await loop.run_in_executor(pool, parse_feed, *args)
+                # Submitted from a thread: the first submit starts the fork server and
+                # the workers, which must not stall the downloads on the event loop.
+                future = await asyncio.to_thread(pool.submit, parse_feed, *args)
+                return await asyncio.wrap_future(future)
             except BrokenProcessPool:
                 self._drop(pool)
                 if attempt == 2:
