@@ -35,18 +35,14 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import ROOT, SMOKE, Run, measure, row  # noqa: E402
+from measure import ROOT, SMOKE, Run, measure, row
 
 PY = sys.executable
 HOSTS = 3 if SMOKE else 30
 READER_WORKERS = (2,) if SMOKE else (8, 16, 32)
 # (feeds, latency in seconds, which baselines run): the sequential loop of 1,000
 # feeds would take minutes on its own, and says nothing the 300 do not.
-CASES = (
-    [(6, 0.0, True)]
-    if SMOKE
-    else [(300, 0.05, True), (300, 0.0, True), (1000, 0.05, False)]
-)
+CASES = [(6, 0.0, True)] if SMOKE else [(300, 0.05, True), (300, 0.0, True), (1000, 0.05, False)]
 
 SEQUENTIAL = r"""
 import json, sys, feedparser
@@ -109,8 +105,16 @@ class Server:
 
 def start_server(feeds: int, latency: float) -> Server:
     proc = subprocess.Popen(
-        [PY, str(ROOT / "bench" / "feedserver.py"), "--feeds", str(feeds)]
-        + ["--hosts", str(HOSTS), "--latency", str(latency)],
+        [
+            PY,
+            str(ROOT / "bench" / "feedserver.py"),
+            "--feeds",
+            str(feeds),
+            "--hosts",
+            str(HOSTS),
+            "--latency",
+            str(latency),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -146,7 +150,9 @@ def run_sequential(server: Server, urls: list[str], tmp: Path) -> Result:
     cold = _check(measure([PY, "-c", SEQUENTIAL, str(state)], stdin=stdin), "sequential")
     server.reset()
     warm = _check(measure([PY, "-c", SEQUENTIAL, str(state)], stdin=stdin), "sequential")
-    return Result("sequential feedparser loop", cold, warm, _stories(cold.stdout), server.bodies_sent())
+    return Result(
+        "sequential feedparser loop", cold, warm, _stories(cold.stdout), server.bodies_sent()
+    )
 
 
 def run_reader(server: Server, urls: list[str], tmp: Path, workers: int) -> Result:
@@ -157,7 +163,9 @@ def run_reader(server: Server, urls: list[str], tmp: Path, workers: int) -> Resu
     cold = _check(measure(argv, stdin=stdin), "reader")
     server.reset()
     warm = _check(measure(argv, stdin=stdin), "reader")
-    return Result(f"reader workers={workers}", cold, warm, _stories(cold.stdout), server.bodies_sent())
+    return Result(
+        f"reader workers={workers}", cold, warm, _stories(cold.stdout), server.bodies_sent()
+    )
 
 
 def run_roundup(server: Server, urls: list[str], tmp: Path) -> Result:
@@ -196,7 +204,9 @@ def report(case: str, results: list[Result], base: Result | None) -> None:
         ratio_cold = base.cold.wall / r.cold.wall if base else None
         ratio_warm = base.warm.wall / r.warm.wall if base else None
         ratios = f"{ratio_cold:.1f}x / {ratio_warm:.1f}x" if base else "-"
-        rss = f"{r.cold.rss_mb:.0f}" + (f"+{r.cold.helper_rss_mb:.0f}" if r.cold.helper_rss_mb else "")
+        rss = f"{r.cold.rss_mb:.0f}" + (
+            f"+{r.cold.helper_rss_mb:.0f}" if r.cold.helper_rss_mb else ""
+        )
         print(
             f"  {r.name:<28}{r.cold.wall:>9.2f}s{r.cold.cpu:>7.1f}s{rss:>8}"
             f"{r.stories / r.cold.wall:>11.0f}{r.warm.wall:>10.2f}s{r.warm_bodies:>8}{ratios:>20}"

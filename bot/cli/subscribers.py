@@ -13,8 +13,8 @@ from bot.cli.core import ConfigOpt, JsonOpt, console, err_console, open_ctx, pri
 from bot.errors import UsageError
 
 if TYPE_CHECKING:
-    from bot.types import SubscriberStatus
     from bot.subscribers import ImportReport
+    from bot.types import SubscriberStatus
 
 subscribers_app = typer.Typer(help="Subscribers: import, export, count.", no_args_is_help=True)
 SHOWN_BAD_ROWS = 50  # on the terminal; --json lists every one kept
