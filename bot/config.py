@@ -165,8 +165,6 @@ class FetchConfig(_Model):
     # Processes that parse and normalise bodies: None is one per core, 1 parses
     # in a thread of the polling process.
     parse_workers: Annotated[int | None, Field(ge=1, le=64)] = None
-    # Which parser reads feed bodies ("fast" falls back to feedparser per feed).
-    parser: Literal["feedparser", "fast"] = "feedparser"
     connect_timeout: Duration = timedelta(seconds=10)
     read_timeout: Duration = timedelta(seconds=30)
     total_timeout: Duration = timedelta(seconds=60)

@@ -31,7 +31,7 @@ import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urljoin
 from xml.sax import SAXException, SAXParseException
 
@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 MAX_ENTRIES = 1000
 MAX_WARNINGS = 20
 MAX_TITLE_CHARS = 300
-
-ParserName = Literal["feedparser", "fast"]
 
 
 @dataclass(frozen=True)
@@ -153,7 +151,6 @@ def parse_feed(
     headers: Mapping[str, str],
     url: str,
     feed_name: str,
-    parser: ParserName = "feedparser",
 ) -> ParsedFeed:
     """Parse and normalise one feed body; raises `ParseError` when it is unusable."""
     check_entities(body)

@@ -89,7 +89,7 @@ async def poll_feeds(
     agent = user_agent or settings.user_agent or default_user_agent()
     gate = asyncio.Semaphore(settings.concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}
-    parser = ParsePool(settings.parse_workers, settings.parser)
+    parser = ParsePool(settings.parse_workers)
 
     async with _client(settings, agent) as client:
 

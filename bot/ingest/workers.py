@@ -19,9 +19,10 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 
 from bot.errors import ParseError
-from bot.ingest.parse import ParsedFeed, ParserName, parse_feed
+from bot.ingest.parse import ParsedFeed, parse_feed
 
 _PRELOAD = ["bot.ingest.parse"]
 
@@ -47,24 +48,23 @@ def _context() -> multiprocessing.context.BaseContext:
 class ParsePool:
     """Parses bodies off the event loop: in `workers` processes, or a thread if 1."""
 
-    def __init__(self, workers: int | None = None, parser: ParserName = "feedparser") -> None:
+    def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
-        self.parser: ParserName = parser
         self._pool: ProcessPoolExecutor | None = None
 
     async def parse(
         self, body: bytes, headers: Mapping[str, str], url: str, feed_name: str
     ) -> ParsedFeed:
         """The parsed feed; `ParseError` when the body is unusable or the worker died."""
-        args = (body, dict(headers), url, feed_name, self.parser)
+        job = partial(parse_feed, body, dict(headers), url, feed_name)
         if self.workers <= 1:
-            return await asyncio.to_thread(parse_feed, *args)
+            return await asyncio.to_thread(job)
         for attempt in (1, 2):
             pool = self._running()
             try:
                 # Submitted from a thread: the first submit starts the fork server and
                 # the workers, which must not stall the downloads on the event loop.
-                future = await asyncio.to_thread(pool.submit, parse_feed, *args)
+                future = await asyncio.to_thread(pool.submit, job)
                 return await asyncio.wrap_future(future)
             except BrokenProcessPool:
                 self._drop(pool)
