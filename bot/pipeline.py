@@ -133,8 +133,8 @@ def store_outcome(ctx: Context, outcome: FeedOutcome) -> FeedReport:
     """Save one feed's new state and its classified items."""
     classifier = ctx.classifier
     rows = [(item, classifier.classify(item)) for item in outcome.items]
-    result = ctx.store.upsert_items(rows, ctx.clock.now()) if rows else None
-    ctx.store.save_feed_state(outcome.state)
+    # One transaction: the stories and the state (validators, body hash) together.
+    result = ctx.store.upsert_items(rows, ctx.clock.now(), feed_state=outcome.state)
     if outcome.error:
         log.warning("feed %s failed: %s", outcome.name, outcome.error)
     for warning in outcome.warnings:
@@ -142,8 +142,8 @@ def store_outcome(ctx: Context, outcome: FeedOutcome) -> FeedReport:
     return FeedReport(
         name=outcome.name,
         status=outcome.status,
-        new=result.new if result else 0,
-        updated=result.updated if result else 0,
+        new=result.new,
+        updated=result.updated,
         items=len(rows),
         error=outcome.error,
         warnings=outcome.warnings,
