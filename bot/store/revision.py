@@ -15,7 +15,8 @@ import re
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
 _REVISION = re.compile(r"""^revision\s*(?::[^=]*)?=\s*["']([^"']+)["']""", re.MULTILINE)
@@ -42,8 +43,11 @@ def script_head(versions: Path = VERSIONS_DIR) -> str | None:
 
 
 def database_revision(conn: Connection) -> str | None:
-    """The revision stored in the database; None when it was never migrated."""
-    if not inspect(conn).has_table("alembic_version"):
+    """The revision stored in the database; None when it was never migrated (or
+    cannot be read: the caller then hands the question to Alembic)."""
+    try:
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except (OperationalError, ProgrammingError):  # no such table (SQLite; PostgreSQL)
+        conn.rollback()
         return None
-    rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     return rows[0] if len(rows) == 1 else None
