@@ -78,3 +78,22 @@ def test_one_worker_parses_in_a_thread_and_the_default_is_one_per_core() -> None
 
     asyncio.run(run())
     assert default_workers() == len(os.sched_getaffinity(0))
+
+
+def test_a_workers_feed_warnings_are_logged_by_the_polling_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    empty_entry = FEED.replace(b"</channel>", b"<item><description></description></item></channel>")
+
+    async def run() -> None:
+        pool = ParsePool(2)
+        try:
+            await pool.parse(empty_entry, HEADERS, "https://site.example/feed.xml", "f")
+        finally:
+            pool.close()
+
+    with caplog.at_level("WARNING", logger="bot.ingest.parse"):
+        asyncio.run(run())
+    assert [r.getMessage() for r in caplog.records] == [
+        "feed f: entry 2 skipped: no title, no link and no text"
+    ]

@@ -14,6 +14,7 @@ What it does not do: fetch, decide anything about the feed, or outlive the poll
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 from collections.abc import Mapping
@@ -25,6 +26,13 @@ from bot.errors import ParseError
 from bot.ingest.parse import ParsedFeed, parse_feed
 
 _PRELOAD = ["bot.ingest.parse"]
+# parse_feed logs a feed's warnings here; from a worker they are logged by the
+# polling process instead, through its own logging set-up.
+_PARSE_LOG = logging.getLogger("bot.ingest.parse")
+
+
+def _quiet_worker() -> None:
+    _PARSE_LOG.setLevel(logging.ERROR)
 
 
 def default_workers() -> int:
@@ -65,7 +73,10 @@ class ParsePool:
                 # Submitted from a thread: the first submit starts the fork server and
                 # the workers, which must not stall the downloads on the event loop.
                 future = await asyncio.to_thread(pool.submit, job)
-                return await asyncio.wrap_future(future)
+                parsed = await asyncio.wrap_future(future)
+                for warning in parsed.warnings:
+                    _PARSE_LOG.warning("feed %s: %s", feed_name, warning)
+                return parsed
             except BrokenProcessPool:
                 self._drop(pool)
                 if attempt == 2:
@@ -77,7 +88,9 @@ class ParsePool:
 
     def _running(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=_context(), initializer=_quiet_worker
+            )
         return self._pool
 
     def _drop(self, pool: ProcessPoolExecutor) -> None:
