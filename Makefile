@@ -31,8 +31,15 @@ pytest: install
 
 test: lint typecheck pytest
 
-bench: install
-	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet --group bench
+	touch $(BENCH_STAMP)
+
+# Every bench/bench_*.py, then one table of their figures (bench/run.py).
+bench: $(BENCH_STAMP)
+	$(PY) bench/run.py
 
 golden: install
 	ROUNDUP_UPDATE_GOLDEN=1 $(PY) -m pytest tests -k golden

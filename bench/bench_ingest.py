@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections import Counter
@@ -74,6 +75,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
+    if os.environ.get("BENCH_SMOKE") == "1":
+        args.feeds, args.latency = 4, 0.01
 
     with FeedServer() as server:
         states = _serve(server, args.feeds, args.latency, etags=False)
@@ -83,6 +86,11 @@ def main() -> None:
     print(f"  one at a time       {serial:7.2f} s")
     print(f"  {args.concurrency} at a time        {concurrent:7.2f} s")
     print(f"  speed-up            {serial / concurrent:7.1f}x")
+    stage = f"ingest corpus, {args.feeds} feeds"
+    print(
+        f"BENCH\t{stage}\t{args.concurrency} at a time\t{concurrent:.3g}\ts"
+        f"\t{serial / concurrent:.1f}x"
+    )
 
     with FeedServer() as server:
         states = _serve(server, args.feeds, 0.0, etags=False)
@@ -98,6 +106,7 @@ def main() -> None:
     print(f"  same bodies, ETag -> 304        {conditional:6.2f} s  {_summary(answered)}")
     print(f"  hash skip saves                 {first / again:6.1f}x")
     print(f"  304 saves                       {first / conditional:6.1f}x")
+    print(f"BENCH\t{stage}\tre-poll, ETag -> 304\t{conditional:.3g}\ts\t{first / conditional:.1f}x")
 
 
 if __name__ == "__main__":

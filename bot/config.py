@@ -187,7 +187,12 @@ class ClassifyConfig(_Model):
 
 
 class FetchConfig(_Model):
-    concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    # The global limit; `per_host` is the politeness limit towards one host.
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 32
+    per_host: Annotated[int, Field(ge=1, le=64)] = 4
+    # Processes that parse and normalise bodies: None is one per core, 1 parses
+    # in a thread of the polling process.
+    parse_workers: Annotated[int | None, Field(ge=1, le=64)] = None
     connect_timeout: Duration = timedelta(seconds=10)
     read_timeout: Duration = timedelta(seconds=30)
     total_timeout: Duration = timedelta(seconds=60)
@@ -420,10 +425,47 @@ def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
     return parse_config(raw.decode("utf-8", errors="replace"), str(path))
 
 
+def _compose_and_load(text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data, read once.
+
+    With libyaml (nearly always) the C parser composes the tree, a walk refuses any
+    alias (a node reached twice) before anything is constructed, and the data is
+    built from that tree: every start pays for one fast parse, not two slow ones.
+    """
+    loader_class = getattr(yaml, "CSafeLoader", None)
+    if loader_class is None:
+        node = yaml.compose(text, Loader=_NoAliasLoader)
+        return node, yaml.load(text, Loader=_NoAliasLoader) if node is not None else None
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _refuse_aliases(node)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _refuse_aliases(root: yaml.Node) -> None:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            raise yaml.MarkedYAMLError(
+                "while composing", None, "aliases are not allowed in the config", node.start_mark
+            )
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
 def parse_config(text: str, source: str = "<config>") -> Config:
     try:
-        node = yaml.compose(text, Loader=_NoAliasLoader)
-        data = yaml.load(text, Loader=_NoAliasLoader) if node is not None else None
+        node, data = _compose_and_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0

@@ -29,17 +29,23 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bot import __version__, edition
-from bot.classify import Move, plan_reclassify
-from bot.context import Context
+from bot import __version__
 from bot.errors import UsageError
-from bot.ingest import FeedOutcome, is_due, poll_feeds
-from bot.render import Rendered, render_edition
-from bot.send import Transport
-from bot.send.confirmations import ConfirmationReport, send_due_confirmations
-from bot.send.runner import ConfirmBreak, Notify, Progress, SendReport, send_edition
-from bot.types import Edition, FeedState, FetchStatus
+from bot.types import FetchStatus
+
+if TYPE_CHECKING:
+    # The steps import their parts when they run: polling needs no renderer or
+    # sender, and `roundup --help` needs none of them.
+    from bot.classify import Move
+    from bot.context import Context
+    from bot.ingest import FeedOutcome
+    from bot.render import Rendered
+    from bot.send import Transport
+    from bot.send.confirmations import ConfirmationReport
+    from bot.send.runner import ConfirmBreak, Notify, Progress, SendReport
+    from bot.types import Edition, FeedState
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,8 @@ def user_agent(ctx: Context) -> str:
 def feeds_to_poll(ctx: Context, *, feed: str | None = None, force: bool = False) -> list[FeedState]:
     """The configured feeds that are due now (or the one named, or all with force);
     paused feeds only when named."""
+    from bot.ingest import is_due
+
     config = ctx.config
     if feed is not None and config.feed(feed) is None:
         names = ", ".join(f.name for f in config.feeds)
@@ -108,6 +116,8 @@ def poll(
     on_done: Callable[[FeedOutcome], None] | None = None,
 ) -> PollReport:
     """Fetch every due feed once, classify and store what they carry."""
+    from bot.ingest import poll_feeds
+
     states = feeds_to_poll(ctx, feed=feed, force=force)
     if on_start is not None:
         on_start(len(states))
@@ -132,8 +142,8 @@ def store_outcome(ctx: Context, outcome: FeedOutcome) -> FeedReport:
     """Save one feed's new state and its classified items."""
     classifier = ctx.classifier
     rows = [(item, classifier.classify(item)) for item in outcome.items]
-    result = ctx.store.upsert_items(rows, ctx.clock.now()) if rows else None
-    ctx.store.save_feed_state(outcome.state)
+    # One transaction: the stories and the state (validators, body hash) together.
+    result = ctx.store.upsert_items(rows, ctx.clock.now(), feed_state=outcome.state)
     if outcome.error:
         log.warning("feed %s failed: %s", outcome.name, outcome.error)
     for warning in outcome.warnings:
@@ -141,8 +151,8 @@ def store_outcome(ctx: Context, outcome: FeedOutcome) -> FeedReport:
     return FeedReport(
         name=outcome.name,
         status=outcome.status,
-        new=result.new if result else 0,
-        updated=result.updated if result else 0,
+        new=result.new,
+        updated=result.updated,
         items=len(rows),
         error=outcome.error,
         warnings=outcome.warnings,
@@ -151,11 +161,15 @@ def store_outcome(ctx: Context, outcome: FeedOutcome) -> FeedReport:
 
 def plan_classify_all(ctx: Context) -> list[Move]:
     """What re-classifying every stored item with the current rules would change."""
+    from bot.classify import plan_reclassify
+
     return plan_reclassify(ctx.store.iter_items(), ctx.classifier)
 
 
 def classify_all(ctx: Context) -> Sequence[Move]:
     """Re-classify stored items with the current rules; editors' moves are kept."""
+    from bot.classify import plan_reclassify
+
     stored = list(ctx.store.iter_items())
     moves = plan_reclassify(stored, ctx.classifier)
     # Candidates and the deciding rule can change without the region changing, so
@@ -173,6 +187,8 @@ def draft(
     A newly created draft is ready for review: the editors with an email address
     are told, with a link to its desk page (unless `notify` is False).
     """
+    from bot import edition
+
     made = edition.draft(ctx.store, ctx.config, ctx.clock.now(), week=week, actor=actor)
     # Created just now: its history is its "create" alone (a refresh adds to it).
     created = [a.action for a in ctx.store.audit_log(made.key)] == ["create"]
@@ -187,6 +203,9 @@ def render(
     ctx: Context, e: Edition, *, regions: Collection[str] | None = None, test: bool = False
 ) -> Rendered:
     """Render an edition once (for a region set): per-recipient parts stay tokens."""
+    from bot import edition
+    from bot.render import render_edition
+
     items = edition.edition_items(ctx.store, e)
     return render_edition(e, items, ctx.config, regions=regions, test=test)
 
@@ -212,6 +231,8 @@ def send(
     takeovers and the like at once; `transport_explicit` lets a resume switch from
     the plan's transport (see `bot.send.runner`).
     """
+    from bot.send.runner import send_edition
+
     return send_edition(
         ctx,
         key,
@@ -230,6 +251,7 @@ def send(
 def send_confirmations(ctx: Context, secret: str | None = None) -> ConfirmationReport:
     """Send the queued confirmation mails of sign-ups that are due; failed ones are
     retried on a later call. `roundup serve` calls this in the background."""
+    from bot.send.confirmations import send_due_confirmations
     from bot.tokens import secret_key_from_env
 
     return send_due_confirmations(ctx, secret or secret_key_from_env())

@@ -76,7 +76,7 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """See the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self._lock = threading.Lock()
         self._routes: dict[str, Route] = {}
         self._hits: Counter[str] = Counter()
@@ -85,7 +85,7 @@ class FeedServer:
         self._stopping = threading.Event()
         self._in_flight = 0
         self._max_in_flight = 0
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((host, 0), _Handler)  # any 127.x address is loopback
         self._server.owner = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

@@ -359,6 +359,28 @@ def test_concurrency_is_bounded(feed_server: FeedServer) -> None:
     assert 2 <= feed_server.max_in_flight <= 3
 
 
+def test_one_host_sees_at_most_per_host_requests_by_default(feed_server: FeedServer) -> None:
+    for i in range(10):
+        feed_server.feed(f"/busy{i}", _feed(_item_xml(i, "busy")), delay=0.3)
+    settings = FetchConfig()  # the shipped defaults: 32 at a time, 4 per host
+    assert (settings.concurrency, settings.per_host) == (32, 4)
+    outcomes = _poll([_state(feed_server, f"/busy{i}") for i in range(10)], settings)
+    assert all(o.status is FetchStatus.FETCHED for o in outcomes)
+    assert feed_server.max_in_flight == 4
+
+
+def test_the_per_host_limit_counts_each_host_alone(feed_server: FeedServer) -> None:
+    with FeedServer(host="127.0.0.2") as other:
+        states = []
+        for server, tag in ((feed_server, "a"), (other, "b")):
+            for i in range(6):
+                server.feed(f"/{tag}{i}", _feed(_item_xml(i, tag)), delay=0.3)
+                states.append(_state(server, f"/{tag}{i}", name=f"{tag}{i}"))
+        outcomes = _poll(states, replace_settings(concurrency=8, per_host=2))
+        assert all(o.status is FetchStatus.FETCHED for o in outcomes)
+        assert (feed_server.max_in_flight, other.max_in_flight) == (2, 2)
+
+
 def test_empty_poll_is_empty() -> None:
     assert _poll([]) == []
 

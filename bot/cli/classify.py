@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot import pipeline
-from bot.classify import Explanation, format_explanation, format_plan
 from bot.cli.core import ConfigOpt, JsonOpt, console, open_ctx, print_json
-from bot.context import Context
 from bot.errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from bot.classify import Explanation
+    from bot.context import Context
 
 
 def register(app: typer.Typer) -> None:
@@ -76,6 +77,8 @@ def classify(
 
 
 def _explain(ctx: Context, key: str, as_json: bool) -> None:
+    from bot.classify import format_explanation
+
     stored = ctx.store.get_item(key)
     if stored is None:
         raise NotFoundError(f"no stored item with key {key!r} (see `roundup items`)")
@@ -178,6 +181,9 @@ def _suggest(ctx: Context, as_json: bool) -> None:
 
 
 def _reclassify(ctx: Context, dry_run: bool, as_json: bool) -> None:
+    from bot import pipeline
+    from bot.classify import format_plan
+
     moves = pipeline.plan_classify_all(ctx) if dry_run else pipeline.classify_all(ctx)
     if as_json:
         print_json([{"key": m.key, "title": m.title, "from": m.old, "to": m.new} for m in moves])

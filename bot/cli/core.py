@@ -1,4 +1,10 @@
-"""Shared pieces of the CLI: the Typer app, consoles, common options, helpers."""
+"""Shared pieces of the CLI: the Typer app, consoles, common options, helpers.
+
+Start-up is kept short: `roundup --help` loads only Typer, rich and this package's
+cheap modules. Every command module imports what its commands need inside the
+command functions (and names types only under ``TYPE_CHECKING``), so a command
+pays only for the parts it uses.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,12 @@ import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
 from rich.console import Console
 
-from bot.context import Context, open_context
 from bot.errors import UsageError
 
 
@@ -34,6 +39,8 @@ def _flags_take_no_value() -> None:
 
 
 _flags_take_no_value()
+if TYPE_CHECKING:
+    from bot.context import Context
 
 app = typer.Typer(
     name="roundup",
@@ -60,6 +67,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdou
 
 
 def open_ctx(config: Path | None) -> Context:
+    from bot.context import open_context
+
     return open_context(config)
 
 

@@ -9,10 +9,6 @@ import typer
 from rich.table import Table
 
 from bot.cli.core import ConfigOpt, console, fmt_time
-from bot.config import load_config
-from bot.context import config_path_from_env
-from bot.demo import run_demo
-from bot.types import FetchStatus
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +20,11 @@ def demo(
     var: Annotated[Path, typer.Option("--var", help="Where the demo writes.")] = Path("var"),
 ) -> None:
     """Run the whole flow on the bundled sample feeds, offline."""
+    from bot.config import load_config
+    from bot.context import config_path_from_env
+    from bot.demo import run_demo
+    from bot.types import FetchStatus
+
     result = run_demo(load_config(config_path_from_env(config)), var)
     poll = result.poll
     console.print(

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from bot import edition as editions
-from bot import pipeline, render
 from bot.cli.core import ConfigOpt, JsonOpt, console, fmt_time, open_ctx, print_json
-from bot.context import Context
 from bot.errors import NotFoundError
-from bot.render.model import edition_date, subject_line
-from bot.types import Edition
+
+if TYPE_CHECKING:
+    from bot.context import Context
+    from bot.types import Edition
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +24,8 @@ def register(app: typer.Typer) -> None:
 
 
 def load_edition(ctx: Context, key: str) -> Edition:
+    from bot import edition as editions
+
     editions.parse_week(key)
     found = ctx.store.get_edition(key)
     if found is None:
@@ -33,6 +34,9 @@ def load_edition(ctx: Context, key: str) -> Edition:
 
 
 def edition_json(ctx: Context, e: Edition) -> dict[str, object]:
+    from bot import edition as editions
+    from bot.render.model import edition_date, subject_line
+
     items = editions.edition_items(ctx.store, e)
     return {
         "key": e.key,
@@ -67,6 +71,8 @@ def draft(
     as_json: JsonOpt = False,
 ) -> None:
     """Create this week's edition, or refresh it while it is still a draft."""
+    from bot import pipeline
+
     with open_ctx(config) as ctx:
         e = pipeline.draft(ctx, week=week)  # a new draft: the editors are told
         if as_json:
@@ -76,6 +82,9 @@ def draft(
 
 
 def print_edition(ctx: Context, e: Edition) -> None:
+    from bot import edition as editions
+    from bot.render.model import edition_date, subject_line
+
     items = editions.edition_items(ctx.store, e)
     subject = subject_line(e, ctx.config.newsletter, edition_date(e, ctx.config.newsletter))
     table = Table(title=f"Edition {e.key} ({e.state.value}): {subject}")
@@ -115,6 +124,9 @@ def preview(
     ] = False,
 ) -> None:
     """Write or print the rendered email of an edition."""
+    from bot import edition as editions
+    from bot import render
+
     with open_ctx(config) as ctx:
         e = load_edition(ctx, edition_key)
         rendered = render.render_edition(e, editions.edition_items(ctx.store, e), ctx.config)
@@ -135,6 +147,8 @@ def approve(
     config: ConfigOpt = None,
 ) -> None:
     """Approve a draft: records who, when, and the hash of the exact content."""
+    from bot import edition as editions
+
     with open_ctx(config) as ctx:
         load_edition(ctx, edition_key)
         e = editions.approve(ctx.store, ctx.config, edition_key, by, ctx.clock.now())

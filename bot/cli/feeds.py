@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot import pipeline
 from bot.cli.core import ConfigOpt, JsonOpt, console, fmt_time, open_ctx, parse_since, print_json
-from bot.config import load_config
-from bot.context import Context, config_path_from_env, database_url_from_env
 from bot.errors import UsageError
-from bot.ingest import FeedOutcome
-from bot.store import open_store
-from bot.types import FetchStatus, StoredItem
+
+if TYPE_CHECKING:
+    from bot import pipeline
+    from bot.context import Context
+    from bot.types import StoredItem
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 # `roundup feeds` lists; its subcommands (pause, resume) come from `bot.cli.ops`.
@@ -33,6 +31,10 @@ def register(app: typer.Typer) -> None:
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
     """Create or migrate the schema to the newest version."""
+    from bot.config import load_config
+    from bot.context import config_path_from_env, database_url_from_env
+    from bot.store import open_store
+
     load_config(config_path_from_env(config))  # a bad config should fail here too
     store = open_store(database_url_from_env())
     try:
@@ -53,6 +55,8 @@ def poll(
     force: Annotated[bool, typer.Option("--all", help="Poll every feed, due or not.")] = False,
 ) -> None:
     """Fetch every due feed once, store new stories; print a summary table."""
+    from bot.types import FetchStatus
+
     with open_ctx(config) as ctx:
         report = _poll_with_progress(ctx, feed, force)
     table = Table(title="Poll summary")
@@ -73,6 +77,17 @@ def poll(
 
 
 def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline.PollReport:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from bot import pipeline
+    from bot.ingest import FeedOutcome
+
     progress = Progress(
         TextColumn("[bold]polling"),
         BarColumn(),

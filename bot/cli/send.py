@@ -8,18 +8,18 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot import pipeline
 from bot.cli.core import ConfigOpt, JsonOpt, console, err_console, fail, open_ctx, print_json
 from bot.errors import SendError, UsageError
-from bot.send import Transport, make_transport
-from bot.send.runner import ConfirmBreak, SendReport, send_test
-from bot.send.runner import Progress as ProgressFn
+
+if TYPE_CHECKING:
+    from bot.send import Transport
+    from bot.send.runner import ConfirmBreak, SendReport
+    from bot.send.runner import Progress as ProgressFn
 
 
 def register(app: typer.Typer) -> None:
@@ -74,6 +74,10 @@ def send(
     `--resume` continues. Without a terminal, --break-lease reads its confirmation
     (yes or no) from stdin, or takes --yes.
     """
+    from bot import pipeline
+    from bot.send import make_transport
+    from bot.send.runner import send_test
+
     if transport is not None and transport not in ("outbox", "sendgrid"):
         raise UsageError(f"--transport {transport!r}: use outbox or sendgrid")
     if test_to is not None and (resume or retry_ambiguous):
@@ -171,6 +175,14 @@ def close_transport(sender: Transport) -> None:
 
 
 def _with_progress(run: Callable[[ProgressFn | None], SendReport], quiet: bool) -> SendReport:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     if quiet:
         return run(None)
     columns = (

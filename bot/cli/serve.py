@@ -14,8 +14,6 @@ from typing import Annotated
 import typer
 
 from bot.cli.core import ConfigOpt, console
-from bot.config import load_config
-from bot.context import config_path_from_env, open_context
 from bot.errors import ConfigError
 
 
@@ -32,6 +30,9 @@ def serve(
 ) -> None:
     """Serve the public pages (subscribe, confirm, preferences, unsubscribe) and
     the SendGrid event webhook."""
+    from bot.config import load_config
+    from bot.context import config_path_from_env, open_context
+
     path = config_path_from_env(config)
     if not load_config(path).newsletter.base_url:
         raise ConfigError(

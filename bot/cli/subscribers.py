@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from bot.cli.core import ConfigOpt, JsonOpt, console, err_console, open_ctx, print_json
 from bot.errors import UsageError
-from bot.subscribers import ImportReport, export_csv, import_csv
-from bot.types import SubscriberStatus
+
+if TYPE_CHECKING:
+    from bot.subscribers import ImportReport
+    from bot.types import SubscriberStatus
 
 subscribers_app = typer.Typer(help="Subscribers: import, export, count.", no_args_is_help=True)
 SHOWN_BAD_ROWS = 50  # on the terminal; --json lists every one kept
@@ -34,6 +36,8 @@ def import_cmd(
     new, and nobody who unsubscribed, bounced or complained is re-activated. Bad
     rows are listed by line and the rest are imported; exit 1 when any row was bad.
     """
+    from bot.subscribers import import_csv
+
     with open_ctx(config) as ctx:
         report = import_csv(ctx.store, file, regions=ctx.config.region_names, now=ctx.clock.now())
     if as_json:
@@ -99,6 +103,8 @@ def export_cmd(
     ] = None,
 ) -> None:
     """Write every subscriber as CSV: email,name,status,regions,signed_up_at,source."""
+    from bot.subscribers import export_csv
+
     wanted = _status(status)
     with open_ctx(config) as ctx:
         if out is None:
@@ -115,6 +121,8 @@ def export_cmd(
 @subscribers_app.command("count")
 def count_cmd(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Subscribers per status, and the total."""
+    from bot.types import SubscriberStatus
+
     with open_ctx(config) as ctx:
         counts = ctx.store.count_subscribers()
     data: dict[str, int] = {status.value: counts[status] for status in SubscriberStatus}
@@ -131,6 +139,8 @@ def count_cmd(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 
 def _status(value: str | None) -> SubscriberStatus | None:
+    from bot.types import SubscriberStatus
+
     if value is None:
         return None
     try:

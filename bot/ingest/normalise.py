@@ -188,7 +188,7 @@ def normalise_entry(
         canonical_url=canonical_url(url) if url else "",
         title=title,
         lede=lede,
-        content=sanitise_html(content or summary),
+        content=sanitise_html(content or summary, base=url or feed_url),
         author=_author(entry),
         published=published,
         updated=_datetime(entry, "updated_parsed"),

@@ -18,6 +18,10 @@ success with no items: new sections start empty.
 Entries: at most `MAX_ENTRIES` per feed are read; an entry that cannot be
 normalised, or whose key repeats an earlier entry's, is skipped with a warning; so is
 every URL of an entry that was dropped as unsafe to store (see `urls.clean_url`).
+feedparser is asked only for the work nothing after it redoes: its HTML sanitiser
+and its resolution of relative links inside HTML are off, because `normalise`
+sanitises every HTML field with nh3 (resolving relative links against the entry's
+URL on the way) and reads every text field as plain text.
 What it does not do: fetch (feedparser is never given a URL or a path: a body that
 happens to be a file name must not be opened), or store anything.
 """
@@ -146,12 +150,17 @@ def _bounded(warnings: list[str]) -> tuple[str, ...]:
     return (*warnings[:MAX_WARNINGS], f"... and {more} more warnings")
 
 
-def parse_feed(body: bytes, headers: Mapping[str, str], url: str, feed_name: str) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    feed_name: str,
+) -> ParsedFeed:
     """Parse and normalise one feed body; raises `ParseError` when it is unusable."""
     check_entities(body)
     sent = _feedparser_headers(headers, url)
     result = feedparser.parse(
-        io.BytesIO(body), response_headers=sent, resolve_relative_uris=True, sanitize_html=True
+        io.BytesIO(body), response_headers=sent, resolve_relative_uris=False, sanitize_html=False
     )
     problem = _fatal(result, body, sent)
     if problem:

@@ -1,10 +1,13 @@
 """Poll many feeds at once: fetch, skip unchanged bodies, parse, report each feed.
 
-What it does: `poll_feeds` runs one httpx client for the whole poll, at most
-`concurrency` feeds at a time, each under the per-feed deadline (`total_timeout`,
-on top of the connect and read timeouts). A 304, or a body whose sha256 equals the
-last good one, is NOT_MODIFIED and nothing is parsed. Parsing runs in a worker
-thread so a large feed does not stall the downloads of the others. Every feed gets
+What it does: `poll_feeds` runs one httpx client for the whole poll on the event
+loop, at most `concurrency` feeds at a time and at most `per_host` of them on one
+host name (a host waiting for its turn holds none of the global slots), each under
+the per-feed deadline (`total_timeout`, on top of the connect and read timeouts).
+A 304, or a body whose sha256 equals the last good one, is NOT_MODIFIED and nothing
+is parsed. Bodies are parsed and normalised in a pool of processes, one per core
+(`workers.ParsePool`), so parsing uses every core and never stalls the downloads
+of the other feeds. Every feed gets
 a `FeedOutcome`, whatever happens to it: one failing feed never stops the others,
 and no exception escapes for a feed's sake.
 What it does not do: decide which feeds are due (the caller filters with `is_due`;
@@ -30,7 +33,7 @@ from bot.errors import FetchError, ParseError
 from bot.ingest.body import ACCEPT_ENCODING
 from bot.ingest.fetch import FetchResult, HTTPStatusFailure, fetch
 from bot.ingest.outcome import FeedOutcome, Fetched, Timing, failed, succeeded
-from bot.ingest.parse import parse_feed
+from bot.ingest.workers import ParsePool
 from bot.types import FeedState, FetchStatus
 
 log = logging.getLogger(__name__)
@@ -85,19 +88,33 @@ async def poll_feeds(
     now = ensure_utc(now)
     agent = user_agent or settings.user_agent or default_user_agent()
     gate = asyncio.Semaphore(settings.concurrency)
+    hosts: dict[str, asyncio.Semaphore] = {}
+    parser = ParsePool(settings.parse_workers)
 
     async with _client(settings, agent) as client:
 
         async def one(state: FeedState) -> FeedOutcome:
             interval = (intervals or {}).get(state.name, settings.poll_interval)
             timing = Timing(interval, settings.backoff_base, settings.backoff_max)
-            async with gate:
-                outcome = await poll_one(client, state, settings, now, timing)
+            host = hosts.setdefault(_host(state.url), asyncio.Semaphore(settings.per_host))
+            async with host, gate:
+                outcome = await poll_one(client, state, settings, now, timing, parser)
             if on_done is not None:
                 on_done(outcome)
             return outcome
 
-        return list(await asyncio.gather(*(one(state) for state in states)))
+        try:
+            return list(await asyncio.gather(*(one(state) for state in states)))
+        finally:
+            parser.close()
+
+
+def _host(url: str) -> str:
+    """The host name a feed is fetched from: what the per-host limit counts."""
+    try:
+        return (urlsplit(url).hostname or url).lower()
+    except ValueError:
+        return url
 
 
 async def poll_one(
@@ -106,10 +123,11 @@ async def poll_one(
     settings: FetchConfig,
     now: datetime,
     timing: Timing,
+    parser: ParsePool | None = None,
 ) -> FeedOutcome:
     """Poll one feed; never raises for the feed's sake."""
     try:
-        return await _poll(client, state, settings, now, timing)
+        return await _poll(client, state, settings, now, timing, parser or ParsePool(1))
     except Exception as exc:  # a bug here must cost one feed, not the poll
         log.exception("polling feed %s failed unexpectedly", state.name)
         message = f"internal error while polling: {type(exc).__name__}: {exc}"
@@ -122,6 +140,7 @@ async def _poll(
     settings: FetchConfig,
     now: datetime,
     timing: Timing,
+    parser: ParsePool,
 ) -> FeedOutcome:
     deadline = settings.total_timeout.total_seconds()
     try:
@@ -155,9 +174,7 @@ async def _poll(
     if body_hash == state.body_hash:
         return succeeded(state, now, timing, _unchanged(state, result, body_hash))
     try:
-        parsed = await asyncio.to_thread(
-            parse_feed, result.body, result.headers, result.url, state.name
-        )
+        parsed = await parser.parse(result.body, result.headers, result.url, state.name)
     except ParseError as exc:
         return failed(state, now, timing, str(exc), http_status=result.status)
     fetched = Fetched(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 import nh3
 
@@ -93,11 +94,19 @@ _REMOVED_WITH_CONTENT = frozenset(
         "button",
     ]
 )
+_CLEANER_TAGS = nh3.ALLOWED_TAGS - {"map", "area", "nav"}
+_URL_SCHEMES = frozenset(["http", "https", "mailto"])
 _CLEANER = nh3.Cleaner(
-    tags=nh3.ALLOWED_TAGS - {"map", "area", "nav"},
+    tags=_CLEANER_TAGS,
     clean_content_tags=set(_REMOVED_WITH_CONTENT),
-    url_schemes={"http", "https", "mailto"},
+    url_schemes=set(_URL_SCHEMES),
 )
+
+# An href or src that is not absolute (no scheme): it needs a base to mean anything.
+_RELATIVE_LINK = re.compile(
+    r"""\b(?:href|src)\s*=\s*["']?\s*(?![a-z][a-z0-9+.\-]*:)""", re.IGNORECASE
+)
+_LINK_ATTRIBUTES = frozenset(["href", "src"])
 
 _SPACES = re.compile(r"[^\S\n]+")
 _CREDIT_LINE = re.compile(
@@ -201,11 +210,34 @@ def first_image(html: str) -> str | None:
     return _parse(html).image
 
 
-def sanitise_html(html: str) -> str:
-    """HTML safe to store and show: see the module docstring."""
+def sanitise_html(html: str, base: str | None = None) -> str:
+    """HTML safe to store and show: see the module docstring. With `base`, relative
+    href and src values are made absolute against it."""
     if not html.strip():
         return ""
-    return _CLEANER.clean(html[:MAX_HTML_CHARS]).strip()
+    html = html[:MAX_HTML_CHARS]
+    if base and _RELATIVE_LINK.search(html):
+        return _resolving_cleaner(base).clean(html).strip()
+    return _CLEANER.clean(html).strip()
+
+
+def _resolving_cleaner(base: str) -> nh3.Cleaner:
+    # Built only for the rare fragment with relative links: the filter runs in
+    # Python for every attribute.
+    def resolve(element: str, attribute: str, value: str) -> str | None:
+        if attribute in _LINK_ATTRIBUTES and value:
+            try:
+                return urljoin(base, value.strip())
+            except ValueError:
+                return None
+        return value
+
+    return nh3.Cleaner(
+        tags=_CLEANER_TAGS,
+        clean_content_tags=set(_REMOVED_WITH_CONTENT),
+        url_schemes=set(_URL_SCHEMES),
+        attribute_filter=resolve,
+    )
 
 
 def split_credit(lines: list[str]) -> tuple[list[str], str | None]:

@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from bot.store.core import Store, open_store
 from bot.store.engine import DEFAULT_URL, parse_url, safe_url
-from bot.store.migrate import head_revision
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows (loads Alembic)."""
+    from bot.store import migrate
+
+    return migrate.head_revision()
+
 
 __all__ = ["DEFAULT_URL", "Store", "head_revision", "open_store", "parse_url", "safe_url"]

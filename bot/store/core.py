@@ -17,7 +17,6 @@ from types import TracebackType
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
-from bot.store import migrate
 from bot.store.base import StoreBase
 from bot.store.confirmations import ConfirmationsMixin
 from bot.store.editions import EditionsMixin
@@ -35,6 +34,7 @@ from bot.store.items import ItemsMixin
 from bot.store.jobs import JobsMixin
 from bot.store.leases import LeasesMixin
 from bot.store.ledger import LedgerMixin
+from bot.store.revision import database_revision, script_head
 from bot.store.subscribers import SubscribersMixin
 from bot.store.users import UsersMixin
 from bot.store.webhooks import WebhookEventsMixin
@@ -61,7 +61,16 @@ class Store(
         return f"Store({safe_url(self.url)!r})"
 
     def upgrade(self) -> None:
-        """Create or migrate the schema to the newest revision; safe to run again."""
+        """Create or migrate the schema to the newest revision; safe to run again.
+
+        A schema already at the newest revision costs one query: Alembic is loaded
+        only when there is something to migrate (or anything to doubt).
+        """
+        head = script_head()
+        if head is not None and self.current_revision() == head:
+            return
+        from bot.store import migrate
+
         self._make_sqlite_dir()
         with self._write() as conn:
             migrate.upgrade_to_head(conn)
@@ -72,10 +81,12 @@ class Store(
         if sqlite_file is not None and not sqlite_file.exists():
             return None  # and do not create an empty file just by asking
         with self._read() as conn:
-            return migrate.current_revision(conn)
+            return database_revision(conn)
 
     def head_revision(self) -> str:
         """The newest schema revision this code knows."""
+        from bot.store import migrate
+
         return migrate.head_revision()
 
     def is_current(self) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Executable, func, insert, select, update
 
 from bot.clock import ensure_utc
 from bot.store.base import StoreBase
@@ -89,10 +89,8 @@ class FeedsMixin(StoreBase):
 
     def save_feed_state(self, state: FeedState) -> None:
         """Insert or replace the feed's state (all fields of `state`)."""
-        values = _state_values(state)
-        stmt = self._upsert(feeds, {"name": state.name, **values}, ["name"], list(values))
         with self._write() as conn:
-            conn.execute(stmt)
+            conn.execute(feed_state_upsert(self, state))
 
     def feed_item_counts(self) -> dict[str, int]:
         """Stored items per feed name; every known feed appears, with 0 if it has none."""
@@ -102,6 +100,12 @@ class FeedsMixin(StoreBase):
             for feed, count in conn.execute(query):
                 counts[feed] = int(count)
         return counts
+
+
+def feed_state_upsert(store: StoreBase, state: FeedState) -> Executable:
+    """The statement that inserts or replaces a feed's state."""
+    values = _state_values(state)
+    return store._upsert(feeds, {"name": state.name, **values}, ["name"], list(values))
 
 
 def _state_values(state: FeedState) -> dict[str, Any]:

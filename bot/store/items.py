@@ -20,8 +20,9 @@ from sqlalchemy import Connection, RowMapping, Select, bindparam, insert, select
 from bot.clock import ensure_utc
 from bot.errors import NotFoundError
 from bot.store.base import StoreBase, chunks
+from bot.store.feeds import feed_state_upsert
 from bot.store.schema import items
-from bot.types import Classification, Item, RuleMatch, StoredItem, UpsertResult
+from bot.types import Classification, FeedState, Item, RuleMatch, StoredItem, UpsertResult
 
 _CLASSIFICATION = ("region", "candidates", "rule")
 # Serialises item writers on PostgreSQL: the canonical-URL match cannot be a unique
@@ -31,10 +32,17 @@ _PG_ITEMS_LOCK = 0x726F756E6469
 
 class ItemsMixin(StoreBase):
     def upsert_items(
-        self, rows: Sequence[tuple[Item, Classification]], now: datetime
+        self,
+        rows: Sequence[tuple[Item, Classification]],
+        now: datetime,
+        *,
+        feed_state: FeedState | None = None,
     ) -> UpsertResult:
-        """Store a batch of classified items in one transaction.
+        """Store a batch of classified items in one transaction, with bulk statements
+        (one INSERT of every new row, one executemany UPDATE of the changed ones).
 
+        With `feed_state`, the feed's new state is saved in the same transaction: a
+        poll's stories and the validators that say they were read land together.
         A matched item is `updated` when its content or its stored classification
         changed (never the classification of an editor's manual placement), else
         `unchanged`; both move last_seen. The stored key, feed and first_seen stay.
@@ -42,6 +50,9 @@ class ItemsMixin(StoreBase):
         now = ensure_utc(now)
         batch = _dedupe(rows)
         if not batch:
+            if feed_state is not None:
+                with self._write() as conn:
+                    conn.execute(feed_state_upsert(self, feed_state))
             return UpsertResult()
         with self._write() as conn:
             if self.dialect == "postgresql":
@@ -54,6 +65,8 @@ class ItemsMixin(StoreBase):
                     row = by_url.get(item.canonical_url)
                 plan.add(item, classification, row)
             plan.execute(conn)
+            if feed_state is not None:
+                conn.execute(feed_state_upsert(self, feed_state))
         return plan.result()
 
     def get_item(self, key: str) -> StoredItem | None:

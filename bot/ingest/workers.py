@@ -1,0 +1,104 @@
+"""Where feed bodies are parsed: a pool of processes, one per core, or a thread.
+
+Why processes: parsing and normalising is pure-Python CPU work, and threads of one
+process take turns under the GIL, so a poll of hundreds of feeds would use one
+core. `ParsePool` starts its processes only when the first body needs parsing (a
+poll where nothing changed starts none), through a fork server that has already
+imported the parser, so each worker starts in milliseconds and shares no lock or
+thread with the polling process. A worker that dies (killed, out of memory) costs
+the feeds it held one retry in a fresh pool, then a one-line failure, never the poll.
+What it does not do: fetch, decide anything about the feed, or outlive the poll
+(`close` ends the workers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+
+from bot.errors import ParseError
+from bot.ingest.parse import ParsedFeed, parse_feed
+
+_PRELOAD = ["bot.ingest.parse"]
+# parse_feed logs a feed's warnings here; from a worker they are logged by the
+# polling process instead, through its own logging set-up.
+_PARSE_LOG = logging.getLogger("bot.ingest.parse")
+
+
+def _quiet_worker() -> None:
+    _PARSE_LOG.setLevel(logging.ERROR)
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Read once, when the fork server starts: every worker is then forked with the
+    # parser already imported.
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
+class ParsePool:
+    """Parses bodies off the event loop: in `workers` processes, or a thread if 1."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def parse(
+        self, body: bytes, headers: Mapping[str, str], url: str, feed_name: str
+    ) -> ParsedFeed:
+        """The parsed feed; `ParseError` when the body is unusable or the worker died."""
+        job = partial(parse_feed, body, dict(headers), url, feed_name)
+        if self.workers <= 1:
+            return await asyncio.to_thread(job)
+        for attempt in (1, 2):
+            pool = self._running()
+            try:
+                # Submitted from a thread: the first submit starts the fork server and
+                # the workers, which must not stall the downloads on the event loop.
+                future = await asyncio.to_thread(pool.submit, job)
+                parsed = await asyncio.wrap_future(future)
+                for warning in parsed.warnings:
+                    _PARSE_LOG.warning("feed %s: %s", feed_name, warning)
+                return parsed
+            except BrokenProcessPool:
+                self._drop(pool)
+                if attempt == 2:
+                    raise ParseError(
+                        "the parser process died while reading this feed "
+                        "(out of memory, or killed); it is tried again on the next poll"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def _running(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=_context(), initializer=_quiet_worker
+            )
+        return self._pool
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,99 @@
+"""Parsing off the event loop: the process pool, a dying worker, relative links.
+
+Real processes (the fork server and its workers) and real feed bodies; nothing
+here is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from bot.errors import ParseError
+from bot.ingest.parse import parse_feed
+from bot.ingest.workers import ParsePool, default_workers
+
+HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
+FEED = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+<title>Relative</title>
+<item><title>One</title><link>https://site.example/story/1</link>
+<guid isPermaLink="false">one</guid>
+<description>A lede.</description>
+<content:encoded><![CDATA[<p><a href="/about">About</a> <a href="https://other.example/x">x</a>
+<img src="pic.jpg" width="600"> <a href="javascript:alert(1)">bad</a></p>]]></content:encoded>
+</item></channel></rss>"""
+
+
+def test_relative_links_in_content_resolve_against_the_story() -> None:
+    (item,) = parse_feed(FEED, HEADERS, "https://site.example/feed.xml", "f").items
+    assert 'href="https://site.example/about"' in item.content
+    assert 'href="https://other.example/x"' in item.content
+    assert 'src="https://site.example/story/pic.jpg"' in item.content
+    assert "javascript:" not in item.content  # sanitised still
+    assert item.image_url == "https://site.example/story/pic.jpg"
+
+
+def test_the_pool_parses_in_processes_and_passes_parse_errors_on() -> None:
+    async def run() -> None:
+        pool = ParsePool(2)
+        try:
+            parsed = await pool.parse(FEED, HEADERS, "https://site.example/feed.xml", "f")
+            assert [i.key for i in parsed.items] == ["one"]
+            with pytest.raises(ParseError, match="not a feed: the body is HTML"):
+                await pool.parse(b"<html><body>hi</body></html>", {}, "https://x.example/", "h")
+            assert pool._pool is not None and pool._pool._processes  # real workers ran it
+            assert all(pid != os.getpid() for pid in pool._pool._processes)
+        finally:
+            pool.close()
+
+    asyncio.run(run())
+
+
+def test_a_killed_worker_costs_one_retry_not_the_poll() -> None:
+    async def run() -> None:
+        pool = ParsePool(2)
+        try:
+            await pool.parse(FEED, HEADERS, "https://site.example/feed.xml", "f")
+            assert pool._pool is not None
+            for pid in list(pool._pool._processes):
+                os.kill(pid, signal.SIGKILL)
+            await asyncio.sleep(0.5)  # the executor notices its workers are gone
+            parsed = await pool.parse(FEED, HEADERS, "https://site.example/feed.xml", "f")
+            assert [i.key for i in parsed.items] == ["one"]
+        finally:
+            pool.close()
+
+    asyncio.run(run())
+
+
+def test_one_worker_parses_in_a_thread_and_the_default_is_one_per_core() -> None:
+    async def run() -> None:
+        pool = ParsePool(1)
+        parsed = await pool.parse(FEED, HEADERS, "https://site.example/feed.xml", "f")
+        assert pool._pool is None and len(parsed.items) == 1
+
+    asyncio.run(run())
+    assert default_workers() == len(os.sched_getaffinity(0))
+
+
+def test_a_workers_feed_warnings_are_logged_by_the_polling_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    empty_entry = FEED.replace(b"</channel>", b"<item><description></description></item></channel>")
+
+    async def run() -> None:
+        pool = ParsePool(2)
+        try:
+            await pool.parse(empty_entry, HEADERS, "https://site.example/feed.xml", "f")
+        finally:
+            pool.close()
+
+    with caplog.at_level("WARNING", logger="bot.ingest.parse"):
+        asyncio.run(run())
+    assert [r.getMessage() for r in caplog.records] == [
+        "feed f: entry 2 skipped: no title, no link and no text"
+    ]

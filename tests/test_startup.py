@@ -1,0 +1,96 @@
+"""Start-up stays light: what `roundup --help` and `roundup feeds` import, in a real process.
+
+Behaviour, not timing (timing is in bench/bench_startup.py): each command runs in a
+fresh interpreter that reports, after the command, which heavy parts it loaded.
+Alembic is loaded only when the schema has something to migrate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic import command
+
+from bot.store import head_revision, open_store
+from bot.store.migrate import alembic_config
+from bot.store.revision import script_head
+from tests.test_cli import write_config
+
+# The parts a read-only command must not pay for.
+HEAVY = ("alembic", "bot.web", "bot.render", "bot.send", "fastapi", "uvicorn", "sendgrid")
+PROBE = """
+import json, sys
+from bot.cli import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in sys.modules if m in {HEAVY} or m.startswith({PREFIXES}))
+sys.stderr.write("\\nMODULES " + json.dumps(heavy) + "\\n")
+sys.exit(code)
+"""
+
+
+def _probe(args: list[str], cwd: Path, database_url: str) -> tuple[int, str, list[str]]:
+    prefixes = tuple(f"{h}." for h in HEAVY)
+    code = PROBE.replace("{HEAVY}", repr(set(HEAVY))).replace("{PREFIXES}", repr(prefixes))
+    env = {**os.environ, "DATABASE_URL": database_url, "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("ROUNDUP_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    marker = done.stderr.rpartition("MODULES ")[2]
+    return done.returncode, done.stdout, json.loads(marker)
+
+
+def test_help_imports_no_heavy_part(tmp_path: Path, sqlite_url: str) -> None:
+    code, out, modules = _probe(["--help"], tmp_path, sqlite_url)
+    assert code == 0
+    assert "poll" in out and "feeds" in out  # the commands are all listed
+    assert modules == []
+    assert not (tmp_path / "var").exists()  # --help opens no database
+
+
+def test_feeds_imports_no_heavy_part_once_migrated(tmp_path: Path) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    config = write_config(tmp_path / "feeds.yaml", {"one": "http://127.0.0.1:9/feed.xml"})
+    code, _, modules = _probe(["feeds", "--json", "--config", str(config)], tmp_path, sqlite_url)
+    # The first start migrates the new database, and so needs Alembic...
+    assert code == 0 and "alembic" in modules
+    code, out, modules = _probe(["feeds", "--json", "--config", str(config)], tmp_path, sqlite_url)
+    # ...every later one reads the revision and goes on.
+    assert code == 0
+    assert [row["name"] for row in json.loads(out)] == ["one"]
+    assert modules == []
+
+
+def test_an_old_schema_is_still_migrated(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        with store.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001_initial")
+        assert store.current_revision() == "0001_initial"
+        store.upgrade()  # the cheap check sees an old revision, so Alembic runs the rest
+        assert store.current_revision() == head_revision()
+        assert store.count_subscribers()  # a table of a later revision is there
+    finally:
+        store.close()
+
+
+def test_the_cheap_head_is_alembics_head() -> None:
+    assert script_head() == head_revision()
+
+
+def test_a_script_head_that_is_not_single_defers_to_alembic(tmp_path: Path) -> None:
+    for name, down in (("a", "None"), ("b", '"a"'), ("c", '"a"')):  # two heads: b and c
+        (tmp_path / f"{name}.py").write_text(f'revision = "{name}"\ndown_revision = {down}\n')
+    assert script_head(tmp_path) is None
+    (tmp_path / "c.py").write_text('revision = "c"\ndown_revision = "b"\n')
+    script_head.cache_clear()
+    assert script_head(tmp_path) == "c"
