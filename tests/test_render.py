@@ -26,7 +26,7 @@ from bot.render import (
     token,
 )
 from bot.render.text import intro_html, plain, truncate, wrap
-from bot.render.tokens import find_tokens
+from bot.render.tokens import Filler, find_tokens
 from bot.types import Edition, EditionEntry, EditionState, Item, StoredItem
 from tests.render_editions import fixture_config, fixture_edition, full_edition
 
@@ -664,3 +664,17 @@ def test_plain_bounds_work_on_huge_input() -> None:
 )
 def test_intro_html(markdown: str, expected: str) -> None:
     assert intro_html(markdown) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "plain", "<-roundup.unsubscribe_url->", "a -roundup.email- b -roundup.email- c"],
+)
+def test_a_filler_fills_as_fill_does(text: str) -> None:
+    values = {"unsubscribe_url": "https://x/u/1", "preferences_url": "P", "email": "a@b"}
+    assert Filler(text).fill(values) == fill(text, values)
+    if find_tokens(text):
+        with pytest.raises(SendError, match="needs a value"):
+            Filler(text).fill({})
+    with pytest.raises(ValueError, match="unknown substitution"):
+        Filler(text).fill({"nope": "x"})
