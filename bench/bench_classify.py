@@ -8,6 +8,8 @@ items back from a real SQLite store and classify them (what `roundup classify
 (titles and ledes of 12 outlets' feeds, the NYT feed with its categories),
 recombined so no two are the same.
 
+Machine rows: ``BENCH<TAB>stage<TAB>figure<TAB>value<TAB>unit<TAB>ratio-or-dash``.
+``BENCH_SMOKE=1`` runs once with 200 items.
 Run: .venv/bin/python bench/bench_classify.py [--items N]
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import sys
@@ -35,6 +38,12 @@ from bot.config import Config, load_config  # noqa: E402
 from bot.types import Item  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "classify"
+SMOKE = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
+
+
+def row(figure: str, value: float, unit: str, ratio: float | None = None) -> None:
+    shown = "-" if ratio is None else f"{ratio:.2f}"
+    print(f"BENCH\tclassify\t{figure}\t{value:.6g}\t{unit}\t{shown}", flush=True)
 
 
 def corpus() -> list[tuple[str, str, str, tuple[str, ...]]]:
@@ -134,11 +143,14 @@ def store_roundtrip(classifier: Classifier, items: list[Item]) -> None:
     print(f"store: classify+upsert {len(items)} items into SQLite: {stored_in:.2f} s")
     print(f"store: read back {len(stored)} items (iter_items): {read:.2f} s")
     print(f"store: re-classify them (plan_reclassify): {planned:.2f} s, {len(moves)} moves")
+    row("classify+upsert into SQLite", stored_in, "s")
+    row("read back (iter_items)", read, "s")
+    row("re-classify (plan_reclassify)", planned, "s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=200 if SMOKE else 10_000)
     args = parser.parse_args()
     config = load_config(ROOT / "config" / "feeds.yaml")
     start = time.perf_counter()
@@ -149,13 +161,15 @@ def main() -> None:
     print(f"rules: {len(config.regions)} regions, {patterns} patterns")
     print(f"compile: {built * 1000:.0f} ms")
 
-    ours = rate(classifier.classify, items)
+    ours = rate(classifier.classify, items, repeat=1 if SMOKE else 3)
     naive = NaiveClassifier(config)
     baseline = rate(naive.classify, items, repeat=1)
     print(f"classify: {ours:,.0f} items/s ({args.items} items)")
     print(f"naive loop over {len(naive.rules)} keyword regexes: {baseline:,.0f} items/s")
     print(f"ratio: {ours / baseline:.1f}x the naive matcher (which also skips tags, urls,")
     print("       precedence, exclusions, candidates and accent folding)")
+    row("classify", ours, "items/s", ours / baseline)
+    row("naive matcher (baseline)", baseline, "items/s", 1.0)
 
     spread = Counter(classifier.classify(i).region for i in items)
     print("regions:", ", ".join(f"{name} {spread[name]}" for name in classifier.regions))
