@@ -197,14 +197,14 @@ def wrap(text: str, *, indent: str = "", width: int = WIDTH) -> str:
             break_long_words=False,
             break_on_hyphens=False,
         )
+    room = width - len(indent)  # every line is indented alike (the first by `indent`)
     lines: list[str] = []
     line: list[str] = []
-    room = width - len(indent)
     used = 0
     for word in words:
         if line and used + 1 + len(word) > room:
             lines.append(" ".join(line))
-            line, used, room = [], 0, width - len(indent)
+            line, used = [], 0
         used += len(word) + (1 if line else 0)
         line.append(word)
     lines.append(" ".join(line))
