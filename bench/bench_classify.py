@@ -8,6 +8,8 @@ items back from a real SQLite store and classify them (what `roundup classify
 (titles and ledes of 12 outlets' feeds, the NYT feed with its categories),
 recombined so no two are the same.
 
+Machine rows: ``BENCH<TAB>stage<TAB>figure<TAB>value<TAB>unit<TAB>ratio-or-dash``.
+``BENCH_SMOKE=1`` runs once with 200 items.
 Run: .venv/bin/python bench/bench_classify.py [--items N]
 """
 
@@ -37,6 +39,12 @@ from bot.types import Item  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "classify"
 TARGET = 10_000  # items per second the classifier must keep up
+SMOKE = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
+
+
+def row(figure: str, value: float, unit: str, ratio: float | None = None) -> None:
+    shown = "-" if ratio is None else f"{ratio:.2f}"
+    print(f"BENCH\tclassify\t{figure}\t{value:.6g}\t{unit}\t{shown}", flush=True)
 
 
 def corpus() -> list[tuple[str, str, str, tuple[str, ...]]]:
@@ -143,11 +151,14 @@ def store_roundtrip(classifier: Classifier, items: list[Item]) -> None:
     print(f"store: classify+upsert {len(items)} items into SQLite: {stored_in:.2f} s")
     print(f"store: read back {len(stored)} items (iter_items): {read:.2f} s")
     print(f"store: re-classify them (plan_reclassify): {planned:.2f} s, {len(moves)} moves")
+    row("classify+upsert into SQLite", stored_in, "s")
+    row("read back (iter_items)", read, "s")
+    row("re-classify (plan_reclassify)", planned, "s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=200 if SMOKE else 10_000)
     args = parser.parse_args()
     config = load_config(ROOT / "config" / "feeds.yaml")
     start = time.perf_counter()
@@ -158,7 +169,7 @@ def main() -> None:
     print(f"rules: {len(config.regions)} regions, {patterns} patterns")
     print(f"compile: {built * 1000:.0f} ms")
 
-    ours, ours_cpu = rates(classifier.classify, items)
+    ours, ours_cpu = rates(classifier.classify, items, repeat=1 if SMOKE else 3)
     naive = NaiveClassifier(config)
     baseline = rate(naive.classify, items, repeat=1)
     print(f"classify: {ours:,.0f} items/s ({args.items} items; {ours_cpu:,.0f} per CPU-second)")
@@ -170,6 +181,8 @@ def main() -> None:
     print("       precedence, scores, exclusions, shared names and accent folding)")
     explain = rate(classifier.explain, items[:2000], repeat=1)
     print(f"explain (every score and match): {explain:,.0f} items/s")
+    row("classify", ours, "items/s", ours / baseline)
+    row("naive matcher (baseline)", baseline, "items/s", 1.0)
 
     spread = Counter(classifier.classify(i).region for i in items)
     print("regions:", ", ".join(f"{name} {spread[name]}" for name in classifier.regions))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from bot.config import parse_config
 from bot.errors import ConfigError, TokenError
@@ -18,8 +20,11 @@ from bot.tokens import (
     Purpose,
     TokenClaims,
     TokenExpired,
+    _sign,
+    _stamp,
     confirm_url,
     email_digest,
+    link_url,
     make_token,
     read_token,
     secret_key_from_env,
@@ -254,3 +259,67 @@ def test_a_link_mailed_before_public_ids_still_works() -> None:
     legacy = make_token(SECRET, Purpose.UNSUBSCRIBE, 42, EMAIL, NOW)  # type: ignore[arg-type]
     claims = read_token(SECRET, Purpose.UNSUBSCRIBE, legacy, max_age=MAX_AGE, now=NOW)
     assert claims.subscriber_id == 42
+
+
+# --- the fast signer is itsdangerous' format, byte for byte ---------------------------
+
+
+def _itsdangerous(secret: str, purpose: Purpose, payload: object, now: datetime) -> str:
+    """What itsdangerous itself makes for `payload` (the reference implementation)."""
+    stamp = int(now.timestamp())
+
+    class Stamped(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return stamp
+
+    serializer = URLSafeTimedSerializer(
+        secret, salt=f"roundup.link.{purpose.value}", signer=Stamped
+    )
+    made: str = serializer.dumps(payload)
+    return made
+
+
+@pytest.mark.parametrize("purpose", list(Purpose))
+def test_tokens_are_what_itsdangerous_makes(purpose: Purpose) -> None:
+    rng = random.Random(purpose.value)
+    for n in range(300):
+        subscriber_id = rng.choice(
+            [PUBLIC_ID, "-", rng.randbytes(16).hex(), 1, 42, n, 2**53, rng.getrandbits(40)]
+        )
+        email = f"{rng.getrandbits(32):x}.{n}@example.org"
+        secret = rng.choice([SECRET, OTHER_SECRET, "ü" * 40])
+        at = NOW + timedelta(seconds=rng.randrange(10**8))
+        made = make_token(secret, purpose, subscriber_id, email, at)
+        expected = [subscriber_id, email_digest(secret, email)]
+        assert made == _itsdangerous(secret, purpose, expected, at)
+        claims = read_token(secret, purpose, made, max_age=MAX_AGE, now=at)
+        assert claims.subscriber_id == subscriber_id and claims.names(secret, email)
+
+
+def test_long_payloads_are_compressed_as_itsdangerous_does_short_ones_stay_plain() -> None:
+    stamp = _stamp(int(NOW.timestamp()))
+    long = ["x" * 200, "0123456789abcdef"]
+    made = _sign(SECRET, Purpose.CONFIRM, long, stamp)
+    assert made.startswith(".") and made == _itsdangerous(SECRET, Purpose.CONFIRM, long, NOW)
+    # Round ids of every size a row id reaches: plain, as itsdangerous leaves them.
+    for subscriber_id in [10**k for k in range(10)] + [int("9" * k) for k in range(1, 10)]:
+        made = make_token(SECRET, Purpose.CONFIRM, subscriber_id, EMAIL, NOW)
+        payload = [subscriber_id, email_digest(SECRET, EMAIL)]
+        assert made == _itsdangerous(SECRET, Purpose.CONFIRM, payload, NOW)
+    # A short payload zlib could shorten (no id of ours is like it) is left plain,
+    # which is still the format: itsdangerous reads it back.
+    odd = _sign(SECRET, Purpose.CONFIRM, [10**40, "0123456789abcdef"], stamp)
+    assert odd.startswith("W") and odd != _itsdangerous(
+        SECRET, Purpose.CONFIRM, [10**40, "0123456789abcdef"], NOW
+    )
+    assert (
+        read_token(SECRET, Purpose.CONFIRM, odd, max_age=MAX_AGE, now=NOW).subscriber_id == 10**40
+    )
+
+
+def test_subscriber_links_sign_what_link_url_signs() -> None:
+    config = parse_config(CONFIG)
+    sub = Subscriber(email=EMAIL, status=SubscriberStatus.ACTIVE, id=42, public_id=PUBLIC_ID)
+    links = subscriber_links(config, SECRET, sub, NOW)
+    assert links["unsubscribe_url"] == link_url(config, SECRET, Purpose.UNSUBSCRIBE, sub, NOW)
+    assert links["preferences_url"] == link_url(config, SECRET, Purpose.PREFERENCES, sub, NOW)

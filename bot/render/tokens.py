@@ -23,6 +23,7 @@ from bot.errors import SendError
 
 SUBSTITUTIONS: tuple[str, ...] = ("unsubscribe_url", "preferences_url", "email")
 
+_KNOWN = frozenset(SUBSTITUTIONS)
 _PREFIX = "-roundup."
 # Any token-shaped text, known name or not: fill() must see every one of ours, and
 # story text must not be able to produce one.
@@ -70,6 +71,28 @@ def fill(rendered_text: str, values: Mapping[str, str], *, html_escape: bool = F
         return html.escape(filled, quote=True) if html_escape else filled
 
     return _TOKEN.sub(value, rendered_text)
+
+
+class Filler:
+    """`fill` for one text and many recipients: the text is split at its tokens
+    once, so each recipient costs a join (a send fills headers per recipient)."""
+
+    def __init__(self, rendered_text: str) -> None:
+        self.parts = _TOKEN.split(rendered_text)  # text, name, text, name, ..., text
+        self.names = frozenset(self.parts[1::2])
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        """What `fill(rendered_text, values)` gives (no HTML escaping)."""
+        if not (values.keys() <= _KNOWN and self.names <= values.keys()):
+            return fill("".join(self._spelled()), values)  # raises, saying what is wrong
+        if len(self.parts) == 1:
+            return self.parts[0]
+        parts = self.parts[:]
+        parts[1::2] = [values[name] for name in parts[1::2]]
+        return "".join(parts)
+
+    def _spelled(self) -> list[str]:
+        return [f"{_PREFIX}{p}-" if n % 2 else p for n, p in enumerate(self.parts)]
 
 
 def find_tokens(rendered_text: str) -> list[str]:

@@ -18,9 +18,9 @@ from markupsafe import Markup
 
 from bot.config import Config
 from bot.render.email import (
-    INLINER,
     environment,
     font_stack,
+    inline_css,
     newsletter_context,
     palette,
     templates_dir,
@@ -87,7 +87,7 @@ def render_confirmation(config: Config, confirm_url: str, max_age: timedelta) ->
             "rule": "-" * WIDTH,
         }
     )
-    return TransactionalEmail(subject=subject, html=INLINER.inline(html), text=text)
+    return TransactionalEmail(subject=subject, html=inline_css(html), text=text)
 
 
 def _days(max_age: timedelta) -> str:

@@ -31,12 +31,13 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from bot.config import Config
-from bot.render.tokens import fill, find_tokens, token
+from bot.render.tokens import SUBSTITUTIONS, Filler, find_tokens, token
 from bot.send import retry
 from bot.send.message import Message, Recipient, SendResult
 from bot.types import BatchState
 
 DEFAULT_HOST = "https://api.sendgrid.com"
+_TOKENS = {name: token(name) for name in SUBSTITUTIONS}  # substitution name -> its key
 
 
 def request_body(
@@ -49,10 +50,12 @@ def request_body(
     sender: dict[str, str] = {"email": newsletter.sender.email}
     if newsletter.sender.name:
         sender["name"] = newsletter.sender.name
-    per_recipient = {k: v for k, v in message.headers.items() if find_tokens(v)}
+    per_recipient = {k: Filler(v) for k, v in message.headers.items() if find_tokens(v)}
     shared = {k: v for k, v in message.headers.items() if k not in per_recipient}
+    # One custom_args dict for every personalization: the JSON is the same.
+    custom_args = {str(k): str(v) for k, v in message.custom_args.items()}
     body: dict[str, Any] = {
-        "personalizations": [_personalization(message, r, per_recipient) for r in recipients],
+        "personalizations": [_personalization(r, per_recipient, custom_args) for r in recipients],
         "from": sender,
         "subject": message.subject,
         "content": [
@@ -70,19 +73,24 @@ def request_body(
 
 
 def _personalization(
-    message: Message, recipient: Recipient, headers: Mapping[str, str]
+    recipient: Recipient, headers: Mapping[str, Filler], custom_args: dict[str, str]
 ) -> dict[str, Any]:
-    to: dict[str, str] = {"email": recipient.email}
-    if recipient.name:
-        to["name"] = recipient.name
-    values = dict(recipient.substitutions)
+    """One recipient's entry; built for every recipient of a send, so kept lean."""
+    to = (
+        {"email": recipient.email, "name": recipient.name}
+        if recipient.name
+        else {"email": recipient.email}
+    )
+    values = recipient.substitutions
     item: dict[str, Any] = {"to": [to]}
     if values:
-        item["substitutions"] = {token(name): value for name, value in values.items()}
+        if not values.keys() <= _TOKENS.keys():
+            token(next(name for name in values if name not in _TOKENS))  # raises, naming it
+        item["substitutions"] = {_TOKENS[name]: value for name, value in values.items()}
     if headers:
-        item["headers"] = {name: fill(value, values) for name, value in headers.items()}
-    if message.custom_args:
-        item["custom_args"] = {str(k): str(v) for k, v in message.custom_args.items()}
+        item["headers"] = {name: filler.fill(values) for name, filler in headers.items()}
+    if custom_args:
+        item["custom_args"] = custom_args
     return item
 
 
