@@ -243,18 +243,6 @@ def _print_report(report: SendReport, test_to: str | None) -> None:
 
 def _print_notes(report: SendReport) -> None:
     key = report.edition_key
-    if report.settled:
-        err_console.print(
-            f"settled {report.settled} ambiguous batch(es) as accepted by evidence "
-            "(webhook events, or the outbox itself)"
-        )
-    if report.settled_unsent:
-        err_console.print(
-            f"{report.settled_unsent} ambiguous outbox batch(es) were never written; "
-            "they were sent again"
-            if report.sent_now
-            else f"{report.settled_unsent} ambiguous outbox batch(es) were never written"
-        )
     if report.ambiguous:
         when = report.retry_after.strftime("%Y-%m-%d %H:%M UTC") if report.retry_after else None
         wait = f"; wait until {when} for evidence" if report.awaiting_evidence and when else ""

@@ -264,6 +264,7 @@ def _send(
     if planned:
         found = store.mark_in_flight_ambiguous(edition.key, now=ctx.clock.now())
         settled = settle(ctx, edition.key)
+        _say_settled(options, settled)
     else:
         _plan(ctx, edition, items, transport)
     renders = FrozenRenders(ctx, edition, items)
@@ -325,6 +326,21 @@ class _Run:
     left: int
     stopped: bool = False
     fatal: str | None = None
+
+
+def _say_settled(options: SendOptions, settled: Settled) -> None:
+    if settled.accepted:
+        _say(
+            options,
+            f"settled {settled.accepted} ambiguous batch(es) as accepted by evidence "
+            "(webhook events, or the outbox itself)",
+        )
+    if settled.not_sent:
+        _say(
+            options,
+            f"{settled.not_sent} ambiguous outbox batch(es) were never written; "
+            "they are sent again",
+        )
 
 
 def _plan(
