@@ -118,20 +118,22 @@ def _stop_on_signals(stop: threading.Event, sender: Transport, key: str) -> Iter
     """The first SIGTERM or SIGINT sets `stop` (the send ends after the batch in
     flight); a second one exits at once, leaving that batch ambiguous."""
 
+    # The handler runs between two bytecodes of the main thread, which may hold
+    # the stderr buffer's lock: it writes with os.write, and the main thread never
+    # waits on `stop` (it only reads it), so setting it cannot deadlock.
     def handler(signum: int, _frame: object) -> None:
         if stop.is_set():
-            sys.stderr.write(
+            os.write(
+                2,
                 f"\nstopped at once: the batch in flight may or may not have gone out; "
-                f"run `roundup send {key} --resume`\n"
+                f"run `roundup send {key} --resume`\n".encode(),
             )
-            sys.stderr.flush()
             os._exit(1)
         stop.set()
         stopping = getattr(sender, "stopping", None)
         if isinstance(stopping, threading.Event):
             stopping.set()
-        sys.stderr.write("\nstopping after the batch in flight (a second signal stops at once)\n")
-        sys.stderr.flush()
+        os.write(2, b"\nstopping after the batch in flight (a second signal stops at once)\n")
 
     if threading.current_thread() is not threading.main_thread():
         yield  # signals reach only the main thread; a caller elsewhere stops by `stop`

@@ -101,6 +101,7 @@ class SendOptions:
     resume: bool = False
     retry_ambiguous: bool = False
     transport_explicit: bool = False  # the caller chose the transport (may differ from the plan's)
+    # Read, never waited on, by the sending thread: a signal handler may set it.
     stop: threading.Event | None = None
     confirm_break: ConfirmBreak | None = None
     notify: Notify | None = None
@@ -258,7 +259,7 @@ def _send(
         edition = editions.mark_sending(
             store, config, edition.key, actor=ACTOR, now=ctx.clock.now()
         )
-    items = editions.sending_items(store, edition)
+    items = editions.sending_items(store, config, edition, ctx.clock.now())
     found: list[Batch] = []
     settled = Settled()
     if planned:
@@ -451,8 +452,9 @@ def _pause(point: str, batch: Batch, options: SendOptions) -> None:
     path = Path(marker)
     path.write_text(str(os.getpid()))
     deadline = time.monotonic() + 60
+    # Polled, not waited on: a signal handler sets `stop` in this same thread.
     while path.exists() and time.monotonic() < deadline:
-        if options.stop is not None and options.stop.wait(0.05):
+        if options.stop is not None and options.stop.is_set():
             return
         time.sleep(0.05)
 
