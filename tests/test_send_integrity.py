@@ -562,3 +562,31 @@ def test_an_ambiguous_batch_may_be_resent_only_after_settle_after(
     go, wait = retry_ready([batch], T0 + age, timedelta(minutes=15))
     assert (go == [batch], wait == [batch]) == (ready, not ready)
     assert settle_time([batch], timedelta(minutes=15)) == T0 + timedelta(minutes=15)
+
+
+def test_a_second_signal_exits_at_once_leaving_the_batch_ambiguous(
+    ctx: Context, server: SendGridServer, config_path: Path, database_url: str
+) -> None:
+    # A request timeout long enough that the second signal lands while it waits.
+    slow = config_path.read_text().replace("request_timeout: 2", "request_timeout: 9")
+    config_path.write_text(slow)
+    server.on(2, "hang")
+    proc = _start(config_path, _env(database_url, server))
+    try:
+        assert server.wait_hanging(timeout=TIMEOUT)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        server.release()
+    assert proc.returncode == 1 and "stopped at once" in err, err
+    states = Counter(b.state for b in ctx.store.list_batches(KEY))
+    assert states[BatchState.IN_FLIGHT] == 1 and states[BatchState.ACCEPTED] == 1
+
+    code, out = _run(config_path, _env(database_url, server), "--resume")
+    assert code == 1 and "may or may not have gone out" in out
+    _age_ambiguous(ctx)
+    code, out = _run(config_path, _env(database_url, server), "--resume", "--retry-ambiguous")
+    assert code == 0, out
+    assert server.recipients() == Counter(RECEIVERS)
