@@ -122,20 +122,22 @@ def _stop_on_signals(stop: threading.Event, sender: Transport, key: str) -> Iter
     """The first SIGTERM or SIGINT sets `stop` (the send ends after the batch in
     flight); a second one exits at once, leaving that batch ambiguous."""
 
+    # The handler runs between two bytecodes of the main thread, which may hold
+    # the stderr buffer's lock: it writes with os.write, and the main thread never
+    # waits on `stop` (it only reads it), so setting it cannot deadlock.
     def handler(signum: int, _frame: object) -> None:
         if stop.is_set():
-            sys.stderr.write(
+            os.write(
+                2,
                 f"\nstopped at once: the batch in flight may or may not have gone out; "
-                f"run `roundup send {key} --resume`\n"
+                f"run `roundup send {key} --resume`\n".encode(),
             )
-            sys.stderr.flush()
             os._exit(1)
         stop.set()
         stopping = getattr(sender, "stopping", None)
         if isinstance(stopping, threading.Event):
             stopping.set()
-        sys.stderr.write("\nstopping after the batch in flight (a second signal stops at once)\n")
-        sys.stderr.flush()
+        os.write(2, b"\nstopping after the batch in flight (a second signal stops at once)\n")
 
     if threading.current_thread() is not threading.main_thread():
         yield  # signals reach only the main thread; a caller elsewhere stops by `stop`
@@ -255,18 +257,6 @@ def _print_report(report: SendReport, test_to: str | None) -> None:
 
 def _print_notes(report: SendReport) -> None:
     key = report.edition_key
-    if report.settled:
-        err_console.print(
-            f"settled {report.settled} ambiguous batch(es) as accepted by evidence "
-            "(webhook events, or the outbox itself)"
-        )
-    if report.settled_unsent:
-        err_console.print(
-            f"{report.settled_unsent} ambiguous outbox batch(es) were never written; "
-            "they were sent again"
-            if report.sent_now
-            else f"{report.settled_unsent} ambiguous outbox batch(es) were never written"
-        )
     if report.ambiguous:
         when = report.retry_after.strftime("%Y-%m-%d %H:%M UTC") if report.retry_after else None
         wait = f"; wait until {when} for evidence" if report.awaiting_evidence and when else ""

@@ -11,8 +11,12 @@ What it does not do: render, send, or decide when an approval is voided
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
+from bot.config import Config
+from bot.edition.drafting import edition_items
 from bot.errors import EditionError
+from bot.render import content_hash
 from bot.store import Store
 from bot.types import Edition, StoredItem
 
@@ -67,12 +71,23 @@ def _title(stored: StoredItem) -> str:
     return f"“{title[:77] + '...' if len(title) > 80 else title}”"
 
 
-def sending_items(store: Store, edition: Edition) -> dict[str, StoredItem]:
-    """The stories a send of `edition` is made from: those frozen with its approval."""
+def sending_items(
+    store: Store, config: Config, edition: Edition, now: datetime
+) -> dict[str, StoredItem]:
+    """The stories a send of `edition` is made from: those frozen with its approval.
+
+    An edition whose send began before content was frozen is frozen now, if its
+    stories still hash to the approval; otherwise nothing approved can be sent.
+    """
     frozen = store.frozen_items(edition.key)
-    if frozen is None or frozen[0] != edition.approved_hash:
-        raise EditionError(
-            f"edition {edition.key} has no frozen content matching its approval; "
-            "it cannot be sent as approved: reject, reopen and approve it again"
-        )
-    return frozen[1]
+    if frozen is not None and frozen[0] == edition.approved_hash:
+        return frozen[1]
+    current = edition_items(store, edition)
+    if edition.approved_hash and content_hash(edition, current, config) == edition.approved_hash:
+        store.freeze_items(edition.key, edition.approved_hash, current, now)
+        return current
+    raise EditionError(
+        f"edition {edition.key} has no frozen content matching its approval and its "
+        f"stories changed since ({describe_changes(None, current)}); what was approved "
+        "cannot be rebuilt: reject, reopen and approve it again"
+    )

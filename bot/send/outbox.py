@@ -26,6 +26,7 @@ import fcntl
 import os
 import re
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Collection, Iterator, Sequence
@@ -46,6 +47,7 @@ from bot.types import BatchState
 
 TRANSACTIONAL = "transactional"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_THREADS = threading.Lock()
 LOCK_WAIT = 10.0  # seconds to wait for a live holder's dot-lock before failing the batch
 
 
@@ -142,8 +144,12 @@ class OutboxTransport:
 
     @contextmanager
     def _locked(self, path: Path) -> Iterator[Path]:
-        """Hold the mbox's fcntl lock and its dot-lock (taken over from a dead holder)."""
-        with open(path, "ab") as box:
+        """Hold the mbox's fcntl lock and its dot-lock (taken over from a dead holder).
+
+        fcntl locks do not exclude threads of one process (the web app sends from
+        several), so a process-wide lock comes first.
+        """
+        with _THREADS, open(path, "ab") as box:
             _fcntl_lock(box, path)
             try:
                 lock = Path(f"{path}.lock")

@@ -101,6 +101,7 @@ class SendOptions:
     resume: bool = False
     retry_ambiguous: bool = False
     transport_explicit: bool = False  # the caller chose the transport (may differ from the plan's)
+    # Read, never waited on, by the sending thread: a signal handler may set it.
     stop: threading.Event | None = None
     confirm_break: ConfirmBreak | None = None
     notify: Notify | None = None
@@ -258,12 +259,13 @@ def _send(
         edition = editions.mark_sending(
             store, config, edition.key, actor=ACTOR, now=ctx.clock.now()
         )
-    items = editions.sending_items(store, edition)
+    items = editions.sending_items(store, config, edition, ctx.clock.now())
     found: list[Batch] = []
     settled = Settled()
     if planned:
         found = store.mark_in_flight_ambiguous(edition.key, now=ctx.clock.now())
         settled = settle(ctx, edition.key)
+        _say_settled(options, settled)
     else:
         _plan(ctx, edition, items, transport)
     renders = FrozenRenders(ctx, edition, items)
@@ -325,6 +327,21 @@ class _Run:
     left: int
     stopped: bool = False
     fatal: str | None = None
+
+
+def _say_settled(options: SendOptions, settled: Settled) -> None:
+    if settled.accepted:
+        _say(
+            options,
+            f"settled {settled.accepted} ambiguous batch(es) as accepted by evidence "
+            "(webhook events, or the outbox itself)",
+        )
+    if settled.not_sent:
+        _say(
+            options,
+            f"{settled.not_sent} ambiguous outbox batch(es) were never written; "
+            "they are sent again",
+        )
 
 
 def _plan(
@@ -435,8 +452,9 @@ def _pause(point: str, batch: Batch, options: SendOptions) -> None:
     path = Path(marker)
     path.write_text(str(os.getpid()))
     deadline = time.monotonic() + 60
+    # Polled, not waited on: a signal handler sets `stop` in this same thread.
     while path.exists() and time.monotonic() < deadline:
-        if options.stop is not None and options.stop.wait(0.05):
+        if options.stop is not None and options.stop.is_set():
             return
         time.sleep(0.05)
 
