@@ -18,6 +18,7 @@ import pytest
 from bot.clock import FixedClock
 from bot.send.confirmations import MAX_ATTEMPTS, retry_delay
 from bot.store import Store, open_store
+from bot.store.confirmations import SignupAction
 from bot.store.subscribers import email_key
 from bot.tokens import Purpose, make_token
 from bot.types import SubscriberStatus
@@ -257,3 +258,24 @@ def test_a_trailing_slash_never_redirects_to_the_host_header(lite: LiveApp) -> N
         assert not answer.is_redirect, path
         assert "evil.example" not in answer.headers.get("location", "")
         assert answer.status_code == 404
+
+
+def test_a_queued_confirmation_is_claimed_once_and_retried_until_sent(
+    store: Store, clock: FixedClock
+) -> None:
+    def new(_: object) -> SignupAction:
+        return SignupAction.CREATE
+
+    now = clock.now()
+    store.record_signup("q@example.org", now=now, regions=None, source="web", decide=new)
+    [queued] = store.due_confirmations(now)
+    assert queued.attempts == 0 and queued.subscriber.status is S.PENDING
+    retry = timedelta(minutes=1)
+    assert store.claim_confirmation(queued, now=now, retry_in=retry)
+    assert not store.claim_confirmation(queued, now=now, retry_in=retry)  # a second sender
+    assert store.due_confirmations(now) == []  # claimed: not due until the retry time
+    [again] = store.due_confirmations(now + retry)  # the first try failed (or died)
+    assert again.attempts == 1
+    assert store.claim_confirmation(again, now=now + retry, retry_in=retry)
+    store.end_confirmation(again)  # sent
+    assert store.due_confirmations(now + timedelta(days=1)) == []

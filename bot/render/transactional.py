@@ -4,7 +4,7 @@ What it does: renders ``templates/email/confirm.html`` and ``confirm.txt`` in th
 newsletter's brand (the same layout, palette, fonts and CSS inlining as the
 round-up) around one confirmation link, and returns a `TransactionalEmail`.
 What it does not do: make the signed link (`bot.tokens`), choose the transport or
-send (`bot.send.send_transactional`), or hold per-recipient tokens: the link is
+send (`bot.send.confirmations`), or hold per-recipient tokens: the link is
 already the recipient's own, so nothing is left to substitute at send time.
 """
 

@@ -15,7 +15,8 @@ PENDING one gets it again; an UNSUBSCRIBED or BOUNCED one is reopened as PENDING
 (a new sign-up, which only its owner can confirm); an ACTIVE or COMPLAINED one is
 left as it is and gets no email (someone who reported us as spam is never mailed
 on a stranger's say-so). The page answers the same in every case, in about the
-same time: every sign-up is one read and one write, and no mail is sent during it.
+same time: every sign-up is one transaction that writes one row, and no mail is
+sent during it.
 """
 
 from __future__ import annotations
