@@ -8,10 +8,12 @@ A benchmark that fails is named in the table and makes the exit code 1; the othe
 still run.
 
 Run: .venv/bin/python bench/run.py [NAME ...]   (e.g. bench_poll; default: all)
+     .venv/bin/python bench/run.py --table      (the table again, from var/bench/)
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -19,7 +21,15 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-OUT = ROOT / "var" / "bench"
+OUT = Path(os.environ.get("BENCH_OUT") or ROOT / "var" / "bench")
+
+
+def rows_of(text: str) -> list[list[str]]:
+    return [
+        line.split("\t")[1:6]
+        for line in text.splitlines()
+        if line.startswith("BENCH\t") and line.count("\t") == 5
+    ]
 
 
 def run_one(script: Path) -> tuple[list[list[str]], str | None, float]:
@@ -30,11 +40,7 @@ def run_one(script: Path) -> tuple[list[list[str]], str | None, float]:
     took = time.perf_counter() - started
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{script.stem}.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
-    rows = [
-        line.split("\t")[1:6]
-        for line in done.stdout.splitlines()
-        if line.startswith("BENCH\t") and line.count("\t") == 5
-    ]
+    rows = rows_of(done.stdout)
     error = None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -60,6 +66,10 @@ def table(rows: list[list[str]]) -> str:
 
 
 def main(names: list[str]) -> int:
+    if names == ["--table"]:
+        logs = sorted(OUT.glob("bench_*.txt"))
+        print(table([r for log in logs for r in rows_of(log.read_text(encoding="utf-8"))]))
+        return 0
     scripts = sorted(BENCH.glob("bench_*.py"))
     if names:
         scripts = [s for s in scripts if s.stem in names or s.name in names]
@@ -77,7 +87,7 @@ def main(names: list[str]) -> int:
     print(table(rows))
     print(
         f"\n{len(scripts)} benchmarks in {time.perf_counter() - started:.0f} s; "
-        f"their own output is in {OUT.relative_to(ROOT)}/"
+        f"their own output is in {OUT}/"
     )
     return 1 if failed else 0
 

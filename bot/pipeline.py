@@ -135,15 +135,19 @@ def poll(
             user_agent=user_agent(ctx),
         )
     )
-    return PollReport(tuple(store_outcome(ctx, o) for o in outcomes))
+    # Feeds that brought no stories (not modified, failed) only move their state:
+    # one transaction for all of them, not one commit each.
+    ctx.store.save_feed_states([o.state for o in outcomes if not o.items])
+    return PollReport(tuple(store_outcome(ctx, o, state_saved=not o.items) for o in outcomes))
 
 
-def store_outcome(ctx: Context, outcome: FeedOutcome) -> FeedReport:
-    """Save one feed's new state and its classified items."""
+def store_outcome(ctx: Context, outcome: FeedOutcome, *, state_saved: bool = False) -> FeedReport:
+    """Save one feed's new state (unless `state_saved`) and its classified items."""
     classifier = ctx.classifier
     rows = [(item, classifier.classify(item)) for item in outcome.items]
     # One transaction: the stories and the state (validators, body hash) together.
-    result = ctx.store.upsert_items(rows, ctx.clock.now(), feed_state=outcome.state)
+    state = None if state_saved else outcome.state
+    result = ctx.store.upsert_items(rows, ctx.clock.now(), feed_state=state)
     if outcome.error:
         log.warning("feed %s failed: %s", outcome.name, outcome.error)
     for warning in outcome.warnings:

@@ -46,7 +46,7 @@ def test_benchmark_runs_once_tiny(name: str, tmp_path: Path) -> None:
 
 
 def test_run_collects_rows_into_one_table(tmp_path: Path) -> None:
-    env = {**os.environ, "BENCH_SMOKE": "1"}
+    env = {**os.environ, "BENCH_SMOKE": "1", "BENCH_OUT": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "bench_edition_dedupe"],
         env=env,
@@ -58,3 +58,4 @@ def test_run_collects_rows_into_one_table(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("| stage") and lines[1].startswith("|--")
     assert any("edition dedupe" in line and "ms" in line for line in lines[2:])
+    assert "BENCH\t" in (tmp_path / "bench_edition_dedupe.txt").read_text()  # its own output

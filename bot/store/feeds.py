@@ -89,8 +89,15 @@ class FeedsMixin(StoreBase):
 
     def save_feed_state(self, state: FeedState) -> None:
         """Insert or replace the feed's state (all fields of `state`)."""
+        self.save_feed_states([state])
+
+    def save_feed_states(self, states: Sequence[FeedState]) -> None:
+        """Insert or replace the states of several feeds, in one transaction."""
+        if not states:
+            return
         with self._write() as conn:
-            conn.execute(feed_state_upsert(self, state))
+            for state in states:
+                conn.execute(feed_state_upsert(self, state))
 
     def feed_item_counts(self) -> dict[str, int]:
         """Stored items per feed name; every known feed appears, with 0 if it has none."""
