@@ -43,7 +43,7 @@ SMOKE = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
 
 
 def row(figure: str, value: float, unit: str, ratio: float | None = None) -> None:
-    shown = "-" if ratio is None else f"{ratio:.2f}"
+    shown = "-" if ratio is None else f"{ratio:.2f}x"
     print(f"BENCH\tclassify\t{figure}\t{value:.6g}\t{unit}\t{shown}", flush=True)
 
 

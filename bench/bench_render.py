@@ -45,7 +45,7 @@ def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, float]:
 
 
 def row(figure: str, value: float, unit: str, ratio: float | None = None) -> None:
-    shown = "-" if ratio is None else f"{ratio:.2f}"
+    shown = "-" if ratio is None else f"{ratio:.2f}x"
     print(f"BENCH\trender\t{figure}\t{value:.4g}\t{unit}\t{shown}", flush=True)
 
 

@@ -77,7 +77,7 @@ send:
 
 
 def row(figure: str, value: float, unit: str, ratio: float | None = None) -> None:
-    shown = "-" if ratio is None else f"{ratio:.2f}"
+    shown = "-" if ratio is None else f"{ratio:.2f}x"
     print(f"BENCH\tsend\t{figure}\t{value:.6g}\t{unit}\t{shown}", flush=True)
 
 
