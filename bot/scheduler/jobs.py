@@ -4,8 +4,9 @@ What it does: runs each job once for `ctx.clock.now()`, asking `rules` what to d
 and recording the run of each draft and send slot in the store (one row per slot:
 of two runners, or a runner and its restart, one acts); notifies ops of what they
 must know (an unapproved edition at send time, a missed send, a quiet week, a
-catch-up too late, a feed down or recovered). A send gets a stop event: when it is set, the send stops
-after the batch in flight and the next runner resumes it through the ledger.
+catch-up too late, a feed down or recovered). A send gets a stop event: when it
+is set, the send stops after the batch in flight and the next runner resumes it
+through the ledger.
 What it does not do: decide when jobs run (`bot.scheduler.runner`), or send any
 other way than `bot.pipeline.send`.
 """
