@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,10 +41,6 @@ log = logging.getLogger("bot.scheduler")
 SCHEDULER = "scheduler"  # the actor of scheduled runs in the audit log and job runs
 OPS_KEY = "ops"  # the audit log's key for actions on no one edition (polls, feeds)
 DRAFT, SEND = "draft", "send"
-
-
-class StopRequested(Exception):
-    """A send was asked to stop (SIGTERM) after the batch in flight."""
 
 
 @dataclass(frozen=True)
@@ -255,14 +250,7 @@ def _send(ctx: Context, key: str, *, resume: bool, stop: threading.Event | None)
     now = ctx.clock.now()
     transport = make_transport(ctx)
     try:
-        report = pipeline.send(
-            ctx, key, transport=transport, resume=resume, progress=_stopper(stop)
-        )
-    except StopRequested:
-        log.warning(
-            "the send of %s stopped after its batch in flight; the next runner resumes it", key
-        )
-        return Outcome(SEND, "stopped", key)
+        report = pipeline.send(ctx, key, transport=transport, resume=resume, stop=stop)
     except LeaseError as exc:  # another process sends it: the ledger keeps it once
         log.info("%s", exc)
         return Outcome(SEND, "busy", key)
@@ -271,6 +259,11 @@ def _send(ctx: Context, key: str, *, resume: bool, stop: threading.Event | None)
         raise
     finally:
         transport.close()
+    if report.stopped:
+        log.warning(
+            "the send of %s stopped after its batch in flight; the next runner resumes it", key
+        )
+        return Outcome(SEND, "stopped", key)
     summary = {
         "recipients": report.recipients,
         "batches": report.batches,
@@ -299,22 +292,6 @@ def _send(ctx: Context, key: str, *, resume: bool, stop: threading.Event | None)
 def send_now(ctx: Context, key: str, *, resume: bool) -> Outcome:
     """Send (or resume) edition `key` now, outside the schedule."""
     return _send(ctx, key, resume=resume, stop=None)
-
-
-def _stopper(stop: threading.Event | None) -> Callable[[int, int], None] | None:
-    """A progress callback that stops a send between batches once `stop` is set.
-
-    The send runner calls it before the first batch and after each one, so raising
-    here leaves every batch either accepted or untouched: the ledger is consistent.
-    """
-    if stop is None:
-        return None
-
-    def check(done: int, total: int) -> None:
-        if stop.is_set() and done < total:
-            raise StopRequested(f"stopped after {done} of {total} batches")
-
-    return check
 
 
 def audit(ctx: Context, key: str, actor: str, action: str, detail: dict[str, object]) -> None:

@@ -33,6 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import pipeline
 from bot.context import Context
 from bot.lease import Holder, LeaseKeeper, claim, this_process
 from bot.scheduler import jobs
@@ -43,9 +44,12 @@ log = logging.getLogger("bot.scheduler")
 LEASE = "scheduler"
 STANDBY_CHECK = 1.0  # seconds between a standby's claims (a read, unless it may take)
 WATCH_EVERY = timedelta(minutes=1)  # how soon a late approval is sent
-# Hook: when the web app queues confirmation mails, a job sending the queued ones
-# goes here beside the others (a function of the context, run every minute).
-EXTRA_JOBS: tuple[tuple[str, Callable[[Context], object], timedelta], ...] = ()
+# Jobs beside the weekly ones, each a function of the context run every minute:
+# the confirmation mails that sign-ups queued (also sent by `roundup serve`; a claim
+# in the store keeps two senders from sending one mail twice).
+EXTRA_JOBS: tuple[tuple[str, Callable[[Context], object], timedelta], ...] = (
+    ("confirmations", pipeline.send_confirmations, timedelta(minutes=1)),
+)
 
 
 def weekly_trigger(spec: Weekly) -> CronTrigger:
