@@ -119,7 +119,14 @@ def test_editor_shapes_and_approves_ops_sends_readers_find_it(
         assert page.locator("iframe.desktop").get_attribute("sandbox") == ""
         page.get_by_role("button", name="Approve").click()
         expect(page.locator("#approval")).to_contain_text(f"Approved by {EDITOR}")
+        # Both previews painted before the picture is taken.
+        expect(page.frame_locator("iframe.mobile").get_by_text("A week of")).to_be_visible()
+        expect(preview.get_by_text("A week of")).to_be_visible()
+        # Frames below the fold are not painted in a full-page capture: a tall window.
+        page.set_viewport_size({"width": 1400, "height": 3200})
+        page.wait_for_timeout(300)
         page.screenshot(path=str(SHOTS / "desk-edition.png"), full_page=True)
+        page.set_viewport_size({"width": 1400, "height": 1000})
         assert _edition(app).state is EditionState.APPROVED
 
         # A later edit voids the approval, and the page says so.
