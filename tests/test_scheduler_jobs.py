@@ -5,6 +5,7 @@ feeds; manual actions from the command line, audited with who did them."""
 
 from __future__ import annotations
 
+import mailbox
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import pipeline
 from bot.clock import FixedClock
 from bot.context import Context, open_context
 from bot.scheduler import jobs
@@ -202,3 +204,37 @@ def test_a_failing_feed_alerts_once_and_again_on_recovery(
             "[Weekly Round-Up] feed main is down",
             "[Weekly Round-Up] feed main recovered",
         ]
+
+
+def test_notices_reach_the_desks_ops_and_for_an_unapproved_edition_its_editors(
+    ctx: Context, clock: FixedClock, tmp_path: Path
+) -> None:
+    from bot.accounts.users import add_user
+    from bot.types import Role
+
+    now = clock.now()
+    add_user(ctx.store, "olga", Role.OPS, "a long enough password", now, email="olga@example.org")
+    add_user(ctx.store, "ed", Role.EDITOR, "a long enough password", now, email="ed@example.org")
+    add_user(ctx.store, "ops2", Role.OPS, "a long enough password", now, email="OPS@example.org")
+    add_user(ctx.store, "nomail", Role.OPS, "a long enough password", now)
+    add_stories(ctx, ctx.config.schedule.min_stories - 1, DRAFT_AT)
+    clock.at = DRAFT_AT
+    assert jobs.draft_job(ctx, holder=HOLDER).decision == "quiet"  # for ops only
+    add_stories(ctx, 3, DRAFT_AT + timedelta(minutes=1))
+    clock.at = SEND_AT - timedelta(hours=1)
+    pipeline.draft(ctx, notify=False)  # drafted by hand after the quiet notice
+    clock.at = SEND_AT
+    assert jobs.send_job(ctx, holder=HOLDER).decision == "wait"  # editors and ops
+    path = tmp_path / "outbox" / "transactional.mbox"
+    sent = [(str(m["Subject"]).split("] ")[1], str(m["To"])) for m in mailbox.mbox(str(path))]
+    quiet, unapproved = sent[0][0], sent[-1][0]
+    # ops@example.org is written twice (a user and alerts.to): mailed once.
+    assert sorted(to for subject, to in sent if subject == quiet) == [
+        "OPS@example.org",
+        "olga@example.org",
+    ]
+    assert sorted(to for subject, to in sent if subject == unapproved) == [
+        "OPS@example.org",
+        "ed@example.org",
+        "olga@example.org",
+    ]

@@ -2,10 +2,11 @@
 
 What it does: writes every notice to the log (a warning, with its kind, so JSON log
 lines carry it as a field) and mails it, plain text, through the configured
-transport (the outbox or SendGrid) to each address in ``alerts.to``. A mail that
-cannot go is logged; it never stops the job that raised the notice.
-What it does not do: decide when to notify (`bot.scheduler.rules`), or find the ops
-users' addresses in a users table; until there is one, ``alerts.to`` names them.
+transport (the outbox or SendGrid) to the ops users with an email address, the
+editors too for the notices that ask them to act (an edition not approved at send
+time), and every address in ``alerts.to``. A mail that cannot go is logged; it never
+stops the job that raised the notice.
+What it does not do: decide when to notify (`bot.scheduler.rules`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ from dataclasses import dataclass
 
 from bot.context import Context
 from bot.errors import RoundupError
+from bot.types import Role
 
 log = logging.getLogger("bot.scheduler")
+
+
+# Notices an editor can act on: they go to the editors as well as to ops.
+FOR_EDITORS = frozenset({"unapproved"})
 
 
 @dataclass(frozen=True)
@@ -28,9 +34,9 @@ class Notice:
 
 
 def notify(ctx: Context, notice: Notice) -> int:
-    """Log `notice` and mail it to ``alerts.to``; the number of mails sent."""
+    """Log `notice` and mail it to whoever should hear it; the number of mails sent."""
     log.warning("%s: %s", notice.subject, notice.text, extra={"notice": notice.kind})
-    recipients = ctx.config.alerts.to
+    recipients = recipients_of(ctx, notice.kind)
     if not recipients:
         return 0
     # Imported here: the send stack is only needed when there is someone to mail.
@@ -51,3 +57,16 @@ def notify(ctx: Context, notice: Notice) -> int:
         except (RoundupError, OSError) as exc:
             log.error("could not mail the notice %r to %s: %s", notice.subject, address, exc)
     return sent
+
+
+def recipients_of(ctx: Context, kind: str) -> list[str]:
+    """The desk's enabled ops users (and editors, for `FOR_EDITORS`) with an email
+    address, then ``alerts.to``; each address once, in that order."""
+    roles = {Role.OPS, Role.EDITOR} if kind in FOR_EDITORS else {Role.OPS}
+    users = [
+        u.email for u in ctx.store.list_users() if u.email and not u.disabled and u.role in roles
+    ]
+    seen: dict[str, str] = {}
+    for address in [*users, *ctx.config.alerts.to]:
+        seen.setdefault(address.strip().lower(), address.strip())
+    return list(seen.values())
