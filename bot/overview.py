@@ -90,6 +90,7 @@ class EditionView:
 class FeedHealth:
     state: FeedState
     items: int
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,9 @@ def dashboard(ctx: Context) -> Dashboard:
     current = current_edition(ctx)
     counts = ctx.store.feed_item_counts()
     configured = {f.name for f in ctx.config.feeds}
+    flags = ctx.store.feed_flags()
     feeds = tuple(
-        FeedHealth(s, counts.get(s.name, 0))
+        FeedHealth(s, counts.get(s.name, 0), s.name in flags and flags[s.name].paused)
         for s in ctx.store.feed_states()
         if s.name in configured
     )

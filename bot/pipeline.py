@@ -259,3 +259,21 @@ def send_confirmations(ctx: Context, secret: str | None = None) -> ConfirmationR
     from bot.tokens import secret_key_from_env
 
     return send_due_confirmations(ctx, secret or secret_key_from_env())
+
+
+# The audit log's key for ops actions on no one edition (polls, feeds).
+OPS_KEY = "ops"
+
+
+def set_feed_paused(ctx: Context, name: str, paused: bool, *, actor: str) -> None:
+    """Pause or resume polling feed `name` (a paused feed is not polled or alerted on
+    until it is resumed, unless it is named); recorded in the audit log with `actor`."""
+    from bot.types import AuditEntry
+
+    if ctx.config.feed(name) is None:
+        names = ", ".join(f.name for f in ctx.config.feeds)
+        raise UsageError(f"no feed named {name!r} in the config (feeds: {names})")
+    now = ctx.clock.now()
+    ctx.store.set_feed_paused(name, paused, by=actor, now=now)
+    action = "feed_pause" if paused else "feed_resume"
+    ctx.store.append_audit(AuditEntry(OPS_KEY, now, actor, action, {"feed": name}))

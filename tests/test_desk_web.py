@@ -320,3 +320,40 @@ def test_send_test_goes_to_the_editors_own_address(live_sqlite: LiveApp) -> None
     assert str(message["To"]) == f"{EDITOR}@desk.example.org"
     assert str(message["Subject"]).startswith("[TEST]")
     assert _edition_state(live_sqlite)[0] is EditionState.DRAFT  # a test records nothing
+
+
+def test_ops_pause_and_resume_a_feed_and_draft_now_editors_may_not(
+    live_sqlite: LiveApp, clock: FixedClock
+) -> None:
+    feed = live_sqlite.config.feeds[0]
+    with open_store(live_sqlite.database_url) as store:
+        store.sync_feeds([(feed.name, str(feed.url))], clock.now())
+    pause = f"/desk/feeds/{feed.name}/pause"
+    with logged_in(live_sqlite.base_url, EDITOR) as editor:
+        board = editor.get("/desk").text
+        assert pause not in board and "/desk/draft" not in board  # no button...
+        refused = editor.post(pause, data={"csrf": form_csrf(board)})
+        assert refused.status_code == 403  # ...and no way round it
+        assert editor.post("/desk/draft", data={"csrf": form_csrf(board)}).status_code == 403
+    with open_store(live_sqlite.database_url) as store:
+        assert not any(f.paused for f in store.feed_flags().values())
+    with logged_in(live_sqlite.base_url, OPS) as ops:
+        board = ops.get("/desk").text
+        assert ops.post(pause, data={"csrf": "forged"}).status_code == 403
+        done = ops.post(pause, data={"csrf": form_csrf(board)})
+        assert done.status_code == 303 and done.headers["location"] == "/desk?done=paused"
+        board = ops.get(done.headers["location"]).text
+        assert "The feed is paused" in board and f"/desk/feeds/{feed.name}/resume" in board
+        with open_store(live_sqlite.database_url) as store:
+            assert store.feed_flags()[feed.name].paused
+        resumed = ops.post(f"/desk/feeds/{feed.name}/resume", data={"csrf": form_csrf(board)})
+        assert resumed.status_code == 303
+        drafted = ops.post("/desk/draft", data={"csrf": form_csrf(board)})
+        assert drafted.headers["location"] == "/desk?done=drafted"
+    with open_store(live_sqlite.database_url) as store:
+        assert not store.feed_flags()[feed.name].paused
+        log = [(a.actor, a.action, a.detail) for a in store.audit_log("ops")]
+    assert log == [
+        (OPS, "feed_pause", {"feed": feed.name}),
+        (OPS, "feed_resume", {"feed": feed.name}),
+    ]

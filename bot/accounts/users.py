@@ -25,7 +25,7 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 
 # What each role may do on the desk; ops may do everything an editor may.
 _EDITOR = frozenset({"view", "edit", "approve", "reject", "send_test"})
-_OPS = _EDITOR | {"poll", "send", "resume", "retry"}
+_OPS = _EDITOR | {"poll", "draft", "pause", "send", "resume", "retry"}
 PERMISSIONS: dict[Role, frozenset[str]] = {Role.EDITOR: _EDITOR, Role.OPS: _OPS}
 
 

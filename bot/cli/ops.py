@@ -200,8 +200,8 @@ def resume(
 
 
 def _set_paused(config: Any, name: str, paused: bool, by: str | None) -> None:
-    from bot.scheduler.manual import set_paused
+    from bot import pipeline
 
     with open_ctx(config) as ctx:
-        set_paused(ctx, name, paused, actor=_actor(by))
+        pipeline.set_feed_paused(ctx, name, paused, actor=_actor(by))
     console.print(f"feed {name} {'paused' if paused else 'resumed'}")

@@ -39,7 +39,7 @@ from bot.types import AuditEntry, EditionState, JobRunState
 log = logging.getLogger("bot.scheduler")
 
 SCHEDULER = "scheduler"  # the actor of scheduled runs in the audit log and job runs
-OPS_KEY = "ops"  # the audit log's key for actions on no one edition (polls, feeds)
+OPS_KEY = pipeline.OPS_KEY  # the audit log's key for actions on no one edition
 DRAFT, SEND = "draft", "send"
 
 

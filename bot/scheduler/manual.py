@@ -1,8 +1,8 @@
-"""Manual actions: ops run a job now, or pause and resume a feed, by name.
+"""Manual actions: ops run a job now, by name (pausing a feed is `pipeline.set_feed_paused`).
 
 What it does: runs poll, draft (this week's), send (this week's approved edition)
 or resume (a send that stopped part-way) at once, outside the schedule, and
-pauses or resumes a feed; each is recorded in the audit log with who did it
+each is recorded in the audit log with who did it
 (polls and feeds under the key ``ops``, the rest under the edition's key).
 What it does not do: check the schedule or the scheduler's lease; a send still
 takes its own lease and goes through the ledger, so it never doubles a send the
@@ -15,7 +15,7 @@ from bot import pipeline
 from bot.context import Context
 from bot.edition.weeks import week_key
 from bot.errors import NotFoundError, UsageError
-from bot.scheduler.jobs import DRAFT, OPS_KEY, Outcome, audit, poll_job, send_now
+from bot.scheduler.jobs import DRAFT, Outcome, audit, poll_job, send_now
 from bot.types import EditionState
 
 
@@ -45,13 +45,3 @@ def _sending(ctx: Context) -> str:
     if not sending:
         raise NotFoundError("no edition is part-way through a send: there is nothing to resume")
     return sending[0].key
-
-
-def set_paused(ctx: Context, name: str, paused: bool, *, actor: str) -> None:
-    """Pause or resume polling feed `name` (a paused feed is not polled or alerted on)."""
-    if ctx.config.feed(name) is None:
-        names = ", ".join(f.name for f in ctx.config.feeds)
-        raise UsageError(f"no feed named {name!r} in the config (feeds: {names})")
-    now = ctx.clock.now()
-    ctx.store.set_feed_paused(name, paused, by=actor, now=now)
-    audit(ctx, OPS_KEY, actor, "feed_pause" if paused else "feed_resume", {"feed": name})

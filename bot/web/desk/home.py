@@ -1,11 +1,11 @@
-"""The desk's dashboard (``/desk``), its stories list (``/desk/stories``) and "poll now".
+"""The desk's dashboard (``/desk``), its stories list (``/desk/stories``) and ops' actions.
 
 What it does: shows the current edition and its state, the feeds with their health,
 the last sends with their counts and the stories not in any edition; lists every
 stored story with search and filters (region, feed, dates, in an edition or not)
-and a button that adds one to the current draft; and lets ops poll every feed now.
-What it does not do: pause or resume feeds (the scheduler's ops actions are not
-built yet) or read the store.
+and a button that adds one to the current draft; and lets ops poll every feed now,
+draft this week's edition now, and pause or resume a feed (each in the audit log).
+What it does not do: read the store, or send (``bot.web.desk.sending``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ async def dashboard(request: Request, done: str = "") -> Response:
     desk = await require(request)
     st = state_of(request)
     board = await call(overview.dashboard, st.ctx)
-    notice = "Polled every feed." if done == "polled" else ""
+    notice = NOTICES.get(done, "")
     return desk_page(request, desk, "dashboard.html", board=board, notice=notice, now=st.now())
 
 
@@ -54,6 +54,39 @@ async def poll_now(request: Request) -> Response:
 
 def _poll(ctx: Context) -> None:
     pipeline.poll(ctx, force=True)
+
+
+NOTICES = {
+    "polled": "Polled every feed.",
+    "drafted": "This week's edition is drafted.",
+    "paused": "The feed is paused: it is not polled until it is resumed.",
+    "resumed": "The feed is polled again.",
+}
+
+
+@router.post("/desk/draft")
+async def draft_now(request: Request) -> Response:
+    form = await read_form(request)
+    desk = await require(request, "draft")
+    if not check_csrf(request, desk, form):
+        return forbidden_page(request, desk, "The form was out of date, so nothing was done.")
+    st = state_of(request)
+    await call(lambda ctx: pipeline.draft(ctx, actor=desk.user.name), st.ctx)
+    return desk_redirect(request, desk, "/desk?done=drafted")
+
+
+@router.post("/desk/feeds/{name}/{action}")
+async def pause_feed(request: Request, name: str, action: str) -> Response:
+    form = await read_form(request)
+    desk = await require(request, "pause")
+    if action not in ("pause", "resume"):
+        return forbidden_page(request, desk, "A feed can be paused or resumed, nothing else.")
+    if not check_csrf(request, desk, form):
+        return forbidden_page(request, desk, "The form was out of date, so nothing was done.")
+    paused, actor = action == "pause", desk.user.name
+    st = state_of(request)
+    await call(lambda ctx: pipeline.set_feed_paused(ctx, name, paused, actor=actor), st.ctx)
+    return desk_redirect(request, desk, f"/desk?done={'paused' if paused else 'resumed'}")
 
 
 def _date(value: str | None) -> datetime | None:
