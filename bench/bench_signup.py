@@ -13,6 +13,7 @@ Run: .venv/bin/python bench/bench_signup.py [--rounds N]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import socket
@@ -79,7 +80,8 @@ HOUR = timedelta(hours=1)
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=200)
+    smoke = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
+    parser.add_argument("--rounds", type=int, default=5 if smoke else 200)
     rounds = parser.parse_args().rounds
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -120,6 +122,8 @@ def main() -> None:
             f"  {state:<11} {median * 1000:6.2f} ms  ({low * 1000:.2f}-{high * 1000:.2f} ms)"
             f"  ratio to new: {median / base_median:.2f}"
         )
+        ratio = f"{median / base_median:.2f}x"
+        print(f"BENCH\tsign-up\t{state} answer\t{median * 1000:.4g}\tms\t{ratio}", flush=True)
 
 
 if __name__ == "__main__":

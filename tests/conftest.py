@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -120,3 +121,9 @@ def store(database_url: str) -> Iterator[Store]:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
+
+
+# Speed is shown in bench/, never by a timed test: hypothesis' per-example deadline
+# would make property tests fail on a busy machine, so it is off.
+settings.register_profile("roundup", deadline=None)
+settings.load_profile("roundup")
