@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-# Two workers: the suite is I/O-bound (HTTP servers, subprocesses, databases).
-PYTEST_ARGS ?= -n 2
+# Four workers on two cores: most tests wait on real processes, HTTP servers and
+# databases rather than compute, so more workers than cores keep both cores busy.
+PYTEST_ARGS ?= -n 4
 
 .PHONY: install demo test lint typecheck pytest bench golden clean
 
