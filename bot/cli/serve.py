@@ -28,8 +28,8 @@ def serve(
         int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
     ] = 8000,
 ) -> None:
-    """Serve the public pages (subscribe, confirm, preferences, unsubscribe) and
-    the SendGrid event webhook."""
+    """Serve the web app: the public pages and archive, the editors' desk, the
+    SendGrid event webhook."""
     from bot.config import load_config
     from bot.context import config_path_from_env, open_context
 
