@@ -249,14 +249,18 @@ class Classifier:
     def classify(self, item: Item) -> Classification:
         s = _Subject(item)
         hits = self._collect(s, keep=False, lazy=True)
-        c = self.explain_hits(hits)[0]
-        rule = c.rule
-        if rule is None or rule.kind != "keyword":
-            return c
-        # Only the deciding match is shown: find its words in the original text now.
-        hit = next(h for h in hits if h.match is rule)
-        matched = s.fields[rule.field].original_span(hit.start, hit.end)
-        return replace(c, rule=replace(rule, matched=matched))
+        scores = sc.region_scores(hits, self._names, self._precedence)
+        winner, others, uncertain = sc.decide(scores, self._near_tie)
+        if winner is None:
+            return Classification(region=self._fallback, rule=None)
+        hit = sc.deciding_hit(winner)
+        rule = hit.match
+        if rule.kind == "keyword":
+            # Only the deciding match is shown: find its words in the original text now
+            # (built once here rather than copied with `replace`: this is the hot path).
+            matched = s.fields[rule.field].original_span(hit.start, hit.end)
+            rule = RuleMatch(rule.kind, rule.region, rule.pattern, rule.field, matched)
+        return self._classification(winner, rule, others, uncertain)
 
     def explain(self, item: Item) -> Explanation:
         hits = self.hits(item, keep_dropped=True)
@@ -278,8 +282,13 @@ class Classifier:
         if winner is None:
             return Classification(region=self._fallback, rule=None), scores
         rule = sc.deciding_hit(winner).match
+        return self._classification(winner, rule, others, uncertain), scores
+
+    def _classification(
+        self, winner: RegionScore, rule: RuleMatch, others: tuple[str, ...], uncertain: bool
+    ) -> Classification:
         others = tuple(r for r in others if r != self._fallback)
-        return Classification(winner.region, rule, others, uncertain), scores
+        return Classification(winner.region, rule, others, uncertain)
 
     # --- matching -----------------------------------------------------------
 

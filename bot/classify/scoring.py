@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from bot.types import RuleMatch
 
@@ -117,6 +118,10 @@ def term_sum(weights: Iterable[float]) -> float:
     return ordered[0] + REPEAT * sum(ordered[1:]) if ordered else 0.0
 
 
+# Stable sorts by weight, heaviest first: `reverse=True` keeps equal weights in order.
+_WEIGHT = attrgetter("weight")
+
+
 def region_scores(
     hits: Sequence[Hit], regions: Sequence[str], precedence: Sequence[str]
 ) -> list[RegionScore]:
@@ -125,20 +130,26 @@ def region_scores(
     for hit in hits:
         if hit.cancelled_by is None:
             by_region.setdefault(hit.match.region, []).append(hit)
+    if not by_region:
+        return []
     rank = {kind: i for i, kind in enumerate(precedence)}
-    order = {name: i for i, name in enumerate(regions)}
-    scored = []
-    for region, found in by_region.items():
-        terms: dict[tuple[str, str], list[float]] = {}
-        for h in found:
-            terms.setdefault((h.match.kind, h.match.pattern), []).append(h.weight)
-        score = round(sum(term_sum(w) for w in terms.values()), 3)
-        decisive = [h for h in found if not h.venue]
-        kind = min((h.match.kind for h in decisive), key=rank.__getitem__, default="venue")
-        ordered = tuple(sorted(found, key=lambda h: -h.weight))
-        scored.append(RegionScore(region, score, kind, ordered))
-    scored.sort(key=lambda r: (rank.get(r.kind, len(rank)), -r.score, order.get(r.region, 0)))
+    scored = [_region_score(region, found, rank) for region, found in by_region.items()]
+    if len(scored) > 1:
+        order = {name: i for i, name in enumerate(regions)}
+        last = len(rank)
+        scored.sort(key=lambda r: (rank.get(r.kind, last), -r.score, order.get(r.region, 0)))
     return scored
+
+
+def _region_score(region: str, found: list[Hit], rank: dict[str, int]) -> RegionScore:
+    terms: dict[tuple[str, str], list[float]] = {}
+    for h in found:
+        terms.setdefault((h.match.kind, h.match.pattern), []).append(h.weight)
+    score = round(sum(term_sum(w) for w in terms.values()), 3)
+    decisive = [h.match.kind for h in found if not h.venue]
+    kind = min(decisive, key=rank.__getitem__) if decisive else "venue"
+    ordered = tuple(sorted(found, key=_WEIGHT, reverse=True))
+    return RegionScore(region, score, kind, ordered)
 
 
 def decide(
