@@ -206,10 +206,17 @@ def keyword_alternation(keywords: Iterable[tuple[tuple[str, ...], bool]]) -> re.
         before = bool(_WORD_RE.match(parts[0][0]))
         after = stem or bool(_WORD_RE.match(parts[-1][-1]))
         classes.setdefault((before, after), []).append(_tokens(parts, stem))
-    branches = []
+    groups: dict[bool, list[str]] = {}
     for (before, after), sequences in sorted(classes.items(), reverse=True):
         trie = _trie(sequences)
-        branches.append(f"{_NOT_BEFORE if before else ''}(?:{trie}){_NOT_AFTER if after else ''}")
+        groups.setdefault(before, []).append(f"(?:{trie}){_NOT_AFTER if after else ''}")
+    # The lookbehind is asserted once for all the branches that need it, not once
+    # per branch: inside a word it fails at once, and that is most positions of a
+    # text (the same branches in the same order, so the same matches).
+    branches = [
+        f"{_NOT_BEFORE if before else ''}(?:{'|'.join(bodies)})"
+        for before, bodies in groups.items()
+    ]
     return re.compile("|".join(branches) or "(?!)")
 
 
