@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from bot.classify import scoring as sc
 from bot.classify import text as tx
-from bot.classify.names import SharedNames
+from bot.classify.names import Qualifiers, SharedNames
 from bot.classify.scoring import Hit, RegionScore
 from bot.config import Config, RegionConfig, Rule
 from bot.types import Classification, Item, RuleMatch
@@ -84,19 +84,34 @@ class _Pattern:
     regex: re.Pattern[str] | None = None  # a keyword's own regex, to find its end in a hit
 
 
+@dataclass(frozen=True)
+class _HitInfo:
+    """What a keyword hit's text alone tells: the same for every item it is in."""
+
+    # each pattern behind the hit, where it ends in the hit, and the shared-name
+    # qualifiers of the words it matched (`SharedNames.qualifiers`)
+    patterns: tuple[tuple[_Pattern, int, Qualifiers], ...]
+    phrase: bool  # it spans words: another keyword may start inside it
+
+
 @dataclass
 class _KeywordTable:
+    shared: SharedNames
     keywords: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)
     literal: dict[str, list[_Pattern]] = field(default_factory=dict)
     stems: dict[str, list[_Pattern]] = field(default_factory=dict)
     regex: re.Pattern[str] | None = None
     # The same few hundred names come up again and again: remember their lookups.
-    cache: dict[str, tuple[tuple[_Pattern, int], ...]] = field(default_factory=dict)
+    cache: dict[str, _HitInfo] = field(default_factory=dict)
 
-    def patterns_of(self, matched: str) -> tuple[tuple[_Pattern, int], ...]:
+    def patterns_of(self, matched: str) -> _HitInfo:
         found = self.cache.get(matched)
         if found is None:
-            found = tuple(self.lookup(matched))
+            patterns = tuple(
+                (p, end, self.shared.qualifiers(tx.hit_key(matched[:end])))
+                for p, end in self.lookup(matched)
+            )
+            found = _HitInfo(patterns, _SEPARATED.search(matched) is not None)
             if len(self.cache) < _CACHE_LIMIT:
                 self.cache[matched] = found
         return found
@@ -211,7 +226,7 @@ class Classifier:
         self._near_tie = config.classify.near_tie
         self._shared = SharedNames(config.classify.names)
         self._tags: dict[str, list[_Pattern]] = {}
-        self._keywords = {name: _KeywordTable() for name in FIELDS}
+        self._keywords = {name: _KeywordTable(self._shared) for name in FIELDS}
         self._feeds: dict[str, tuple[int, str]] = {}
         self._regions = [self._compile_region(i, r) for i, r in enumerate(config.regions)]
         # The fallback's own name is the site's label for it too ("Analysis | Global").
@@ -345,8 +360,7 @@ class Classifier:
         found: list[tuple[int, int, _Pattern, str | None]] = []
         regex = table.regex
         for m in regex.finditer(text):
-            self._found(found, s, table, text, m)
-            if _SEPARATED.search(m.group()) is None:
+            if not self._found(found, s, table, text, m).phrase:
                 continue
             # a phrase: another keyword may start inside it ("Jong Un" in "Kim Jong Un")
             inner = regex.search(text, m.start() + 1, m.end())
@@ -388,14 +402,16 @@ class Classifier:
         table: _KeywordTable,
         text: str,
         m: re.Match[str],
-    ) -> None:
+    ) -> _HitInfo:
         start = m.start()
-        for p, length in table.patterns_of(m.group()):
+        info = table.patterns_of(m.group())
+        for p, length, qualifiers in info.patterns:
             end = start + length
             by = self._cancelled_by(p, s)
-            if by is None and self._shared:
-                by = self._shared.veto(text, start, end, s.story)
+            if by is None and qualifiers:
+                by = SharedNames.check(qualifiers, text, start, end, s.story)
             found.append((start, end, p, by))
+        return info
 
     def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
         if p.rule is None or p.region >= len(self._regions):
