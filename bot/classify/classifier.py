@@ -80,6 +80,7 @@ class _Pattern:
     rule: int | None  # index in the region's rules; None for a name or alias
     weight: float = 1.0
     label: bool = False  # a region's own name or alias (a tag)
+    excluded: bool = False  # its rule has `not` phrases
     prefix: str = ""  # a stem's key, to check a hit against
     regex: re.Pattern[str] | None = None  # a keyword's own regex, to find its end in a hit
 
@@ -239,6 +240,8 @@ class Classifier:
         cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]] = {}
         for table in self._keywords.values():
             table.compile(cache)
+        # Most regions have no url rules: skip them without a call per item.
+        self._url_regions = [r for r in self._regions if r.urls.regex is not None]
         index = {r.name: r.index for r in self._regions}
         for i, feed in enumerate(config.feeds):
             if feed.region is not None and feed.region in index:
@@ -323,7 +326,7 @@ class Classifier:
                     RuleMatch("tag", self._name(p), p.text, "tags", original),
                     keep_dropped,
                 )
-        for region in self._regions:
+        for region in self._url_regions:
             for p, matched in _url_hits(region, s):
                 self._add(
                     out, s, p, RuleMatch("url", region.name, p.text, "url", matched), keep_dropped
@@ -414,7 +417,7 @@ class Classifier:
         return info
 
     def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
-        if p.rule is None or p.region >= len(self._regions):
+        if not p.excluded or p.rule is None or p.region >= len(self._regions):
             return None
         region = self._regions[p.region]
         exclusion = region.exclusions.get(p.rule)
@@ -448,7 +451,9 @@ class Classifier:
         source = f"regions[{region.index}].rules[{j}]"
         fields = tuple(f for f in FIELDS if f in rule.fields)
         for text in rule.patterns:
-            pattern = _Pattern(text, source, region.index, j, rule.weight)
+            pattern = _Pattern(
+                text, source, region.index, j, rule.weight, excluded=bool(rule.exclude)
+            )
             if rule.kind == "tag":
                 key = tx.tag_key(text)
                 if key:

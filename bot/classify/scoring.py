@@ -92,9 +92,25 @@ class RegionScore:
 def is_venue(text: str, start: int, end: int) -> bool:
     """Whether the place at `text[start:end]` (folded) is only where people meet."""
     before = text[max(0, start - _LOOK_BACK) : start]
+    if not _may_be_venue(before):
+        return False
     if _VENUE_BEFORE.search(before):
         return True
     return bool(_AT_BEFORE.search(before) and _VENUE_AFTER.match(text, end))
+
+
+def _may_be_venue(before: str) -> bool:
+    """A cheap test every venue passes: both venue patterns end in "in", "at",
+    "to" or "by", then spaces, then perhaps "the" and spaces (`str.rstrip` strips
+    the same spaces as the patterns' `\\s`). Most places fail it, and skip the
+    searches."""
+    tail = before.rstrip()
+    if len(tail) == len(before):
+        return False
+    return tail[-2:] in _PREPOSITIONS or tail.endswith("the")
+
+
+_PREPOSITIONS = frozenset({"in", "at", "to", "by"})
 
 
 def weigh(

@@ -32,6 +32,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from urllib.parse import unquote, urlsplit
 
 # Bounds on what one item can make us read. Real titles are under 300 chars and
@@ -131,11 +132,8 @@ class Folded:
     def _offsets(self) -> list[int]:
         """Where each original character's fold ends in `text` (built once, on demand)."""
         if self._ends is None:
-            position, ends = 0, []
-            for char in self.original:
-                position += len(_TABLE[ord(char)])
-                ends.append(position)
-            self._ends = ends
+            folds = map(_TABLE.__getitem__, map(ord, self.original))
+            self._ends = list(accumulate(map(len, folds)))
         return self._ends
 
     def original_span(self, start: int, end: int) -> str:
