@@ -240,8 +240,11 @@ class Classifier:
         cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]] = {}
         for table in self._keywords.values():
             table.compile(cache)
-        # Most regions have no url rules: skip them without a call per item.
         self._url_regions = [r for r in self._regions if r.urls.regex is not None]
+        # Every region's url patterns in one regex: most paths match none of them,
+        # and one search tells so (a path it matches is then read region by region).
+        bodies = [e[0].pattern for r in self._url_regions for e in r.urls.entries]
+        self._any_url = tx.url_alternation(bodies) if bodies else None
         index = {r.name: r.index for r in self._regions}
         for i, feed in enumerate(config.feeds):
             if feed.region is not None and feed.region in index:
@@ -326,8 +329,9 @@ class Classifier:
                     RuleMatch("tag", self._name(p), p.text, "tags", original),
                     keep_dropped,
                 )
-        for region in self._url_regions:
-            for p, matched in _url_hits(region, s):
+        paths = self._matching_paths(s)
+        for region in self._url_regions if paths else ():
+            for p, matched in _url_hits(region, paths):
                 self._add(
                     out, s, p, RuleMatch("url", region.name, p.text, "url", matched), keep_dropped
                 )
@@ -340,6 +344,11 @@ class Classifier:
                 out, s, p, RuleMatch("feed", self._name(p), s.feed, "feed", s.feed), keep_dropped
             )
         return out
+
+    def _matching_paths(self, s: _Subject) -> list[tx.Folded]:
+        """The item's paths some url pattern matches."""
+        regex = self._any_url
+        return [p for p in s.paths if regex.search(p.text)] if regex is not None else []
 
     def _name(self, p: _Pattern) -> str:
         return self._regions[p.region].name if p.region < len(self._regions) else self._fallback
@@ -388,14 +397,7 @@ class Classifier:
                 out.append(Hit(match, p.source, by, start=start, end=end))
                 continue
             venue = sc.is_venue(text, start, end)
-            weight = sc.weigh(
-                "keyword",
-                name,
-                label=False,
-                rule_weight=p.weight,
-                position=start / size,
-                venue=venue,
-            )
+            weight = sc.keyword_weight(name, p.weight, start / size, venue)
             out.append(Hit(match, p.source, None, weight, venue, start, end))
 
     def _found(
@@ -471,11 +473,11 @@ class Classifier:
             region.exclusions[j] = compile_exclusion(rule.kind, rule.exclude, fields)
 
 
-def _url_hits(region: _Region, s: _Subject) -> Iterator[tuple[_Pattern, str]]:
+def _url_hits(region: _Region, paths: list[tx.Folded]) -> Iterator[tuple[_Pattern, str]]:
     table = region.urls
     if table.regex is None:
         return
-    for path in s.paths:
+    for path in paths:
         if table.regex.search(path.text) is None:
             continue  # the usual case, in one search
         for regex, pattern in table.entries:  # a handful: each on its own

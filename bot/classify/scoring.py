@@ -117,14 +117,20 @@ def weigh(
     kind: str, field: str, *, label: bool, rule_weight: float, position: float, venue: bool
 ) -> float:
     """One match's weight. `position`: where in the title it starts, 0..1."""
-    base = LABEL_TAG if kind == "tag" and label else KIND_WEIGHT[kind]
-    weight = base * rule_weight
     if kind == "keyword":
-        weight *= FIELD_WEIGHT.get(field, 1.0)
-        if field == "title":
-            weight *= 1.0 + TITLE_LEAD * (1.0 - position)
-        if venue:
-            weight *= VENUE
+        return keyword_weight(field, rule_weight, position, venue)
+    base = LABEL_TAG if kind == "tag" and label else KIND_WEIGHT[kind]
+    return round(base * rule_weight, 4)
+
+
+def keyword_weight(field: str, rule_weight: float, position: float, venue: bool) -> float:
+    """`weigh` of a keyword match (called for every one: no keyword arguments)."""
+    weight = KIND_WEIGHT["keyword"] * rule_weight
+    weight *= FIELD_WEIGHT.get(field, 1.0)
+    if field == "title":
+        weight *= 1.0 + TITLE_LEAD * (1.0 - position)
+    if venue:
+        weight *= VENUE
     return round(weight, 4)
 
 
