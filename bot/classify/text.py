@@ -301,15 +301,32 @@ def tag_keys(tags: tuple[str, ...]) -> list[tuple[str, str]]:
         if not isinstance(raw, str):
             continue
         tag = clip(raw, MAX_TAG_CHARS)
+        for key in _keys_of_tag(tag):
+            if key not in out:
+                out[key] = tag
+    return list(out.items())
+
+
+# A site uses the same few hundred tags again and again: remember their keys
+# (at most this many tags of at most MAX_TAG_CHARS each).
+_TAG_CACHE_LIMIT = 10_000
+_TAG_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _keys_of_tag(tag: str) -> tuple[str, ...]:
+    """The keys of one tag and of its parts, in order (see `tag_keys`)."""
+    found = _TAG_CACHE.get(tag)
+    if found is None:
         pieces = [tag, *tag.split("|")] if "|" in tag else [tag]
+        keys = []
         for piece in pieces:
             qualified = _QUALIFIED.match(piece)
             texts = [piece, *qualified.groups()] if qualified else [piece]
-            for text in texts:
-                key = tag_key(text)
-                if key and key not in out:
-                    out[key] = tag
-    return list(out.items())
+            keys += [key for key in map(tag_key, texts) if key]
+        found = tuple(keys)
+        if len(_TAG_CACHE) < _TAG_CACHE_LIMIT:
+            _TAG_CACHE[tag] = found
+    return found
 
 
 # --- urls --------------------------------------------------------------------
