@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from bot.classify import scoring as sc
 from bot.classify import text as tx
-from bot.classify.names import SharedNames
+from bot.classify.names import Qualifiers, SharedNames
 from bot.classify.scoring import Hit, RegionScore
 from bot.config import Config, RegionConfig, Rule
 from bot.types import Classification, Item, RuleMatch
@@ -80,23 +80,39 @@ class _Pattern:
     rule: int | None  # index in the region's rules; None for a name or alias
     weight: float = 1.0
     label: bool = False  # a region's own name or alias (a tag)
+    excluded: bool = False  # its rule has `not` phrases
     prefix: str = ""  # a stem's key, to check a hit against
     regex: re.Pattern[str] | None = None  # a keyword's own regex, to find its end in a hit
 
 
+@dataclass(frozen=True)
+class _HitInfo:
+    """What a keyword hit's text alone tells: the same for every item it is in."""
+
+    # each pattern behind the hit, where it ends in the hit, and the shared-name
+    # qualifiers of the words it matched (`SharedNames.qualifiers`)
+    patterns: tuple[tuple[_Pattern, int, Qualifiers], ...]
+    phrase: bool  # it spans words: another keyword may start inside it
+
+
 @dataclass
 class _KeywordTable:
+    shared: SharedNames
     keywords: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)
     literal: dict[str, list[_Pattern]] = field(default_factory=dict)
     stems: dict[str, list[_Pattern]] = field(default_factory=dict)
     regex: re.Pattern[str] | None = None
     # The same few hundred names come up again and again: remember their lookups.
-    cache: dict[str, tuple[tuple[_Pattern, int], ...]] = field(default_factory=dict)
+    cache: dict[str, _HitInfo] = field(default_factory=dict)
 
-    def patterns_of(self, matched: str) -> tuple[tuple[_Pattern, int], ...]:
+    def patterns_of(self, matched: str) -> _HitInfo:
         found = self.cache.get(matched)
         if found is None:
-            found = tuple(self.lookup(matched))
+            patterns = tuple(
+                (p, end, self.shared.qualifiers(tx.hit_key(matched[:end])))
+                for p, end in self.lookup(matched)
+            )
+            found = _HitInfo(patterns, _SEPARATED.search(matched) is not None)
             if len(self.cache) < _CACHE_LIMIT:
                 self.cache[matched] = found
         return found
@@ -211,7 +227,7 @@ class Classifier:
         self._near_tie = config.classify.near_tie
         self._shared = SharedNames(config.classify.names)
         self._tags: dict[str, list[_Pattern]] = {}
-        self._keywords = {name: _KeywordTable() for name in FIELDS}
+        self._keywords = {name: _KeywordTable(self._shared) for name in FIELDS}
         self._feeds: dict[str, tuple[int, str]] = {}
         self._regions = [self._compile_region(i, r) for i, r in enumerate(config.regions)]
         # The fallback's own name is the site's label for it too ("Analysis | Global").
@@ -224,6 +240,11 @@ class Classifier:
         cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]] = {}
         for table in self._keywords.values():
             table.compile(cache)
+        self._url_regions = [r for r in self._regions if r.urls.regex is not None]
+        # Every region's url patterns in one regex: most paths match none of them,
+        # and one search tells so (a path it matches is then read region by region).
+        bodies = [e[0].pattern for r in self._url_regions for e in r.urls.entries]
+        self._any_url = tx.url_alternation(bodies) if bodies else None
         index = {r.name: r.index for r in self._regions}
         for i, feed in enumerate(config.feeds):
             if feed.region is not None and feed.region in index:
@@ -249,14 +270,18 @@ class Classifier:
     def classify(self, item: Item) -> Classification:
         s = _Subject(item)
         hits = self._collect(s, keep=False, lazy=True)
-        c = self.explain_hits(hits)[0]
-        rule = c.rule
-        if rule is None or rule.kind != "keyword":
-            return c
-        # Only the deciding match is shown: find its words in the original text now.
-        hit = next(h for h in hits if h.match is rule)
-        matched = s.fields[rule.field].original_span(hit.start, hit.end)
-        return replace(c, rule=replace(rule, matched=matched))
+        scores = sc.region_scores(hits, self._names, self._precedence)
+        winner, others, uncertain = sc.decide(scores, self._near_tie)
+        if winner is None:
+            return Classification(region=self._fallback, rule=None)
+        hit = sc.deciding_hit(winner)
+        rule = hit.match
+        if rule.kind == "keyword":
+            # Only the deciding match is shown: find its words in the original text now
+            # (built once here rather than copied with `replace`: this is the hot path).
+            matched = s.fields[rule.field].original_span(hit.start, hit.end)
+            rule = RuleMatch(rule.kind, rule.region, rule.pattern, rule.field, matched)
+        return self._classification(winner, rule, others, uncertain)
 
     def explain(self, item: Item) -> Explanation:
         hits = self.hits(item, keep_dropped=True)
@@ -278,8 +303,13 @@ class Classifier:
         if winner is None:
             return Classification(region=self._fallback, rule=None), scores
         rule = sc.deciding_hit(winner).match
+        return self._classification(winner, rule, others, uncertain), scores
+
+    def _classification(
+        self, winner: RegionScore, rule: RuleMatch, others: tuple[str, ...], uncertain: bool
+    ) -> Classification:
         others = tuple(r for r in others if r != self._fallback)
-        return Classification(winner.region, rule, others, uncertain), scores
+        return Classification(winner.region, rule, others, uncertain)
 
     # --- matching -----------------------------------------------------------
 
@@ -299,8 +329,9 @@ class Classifier:
                     RuleMatch("tag", self._name(p), p.text, "tags", original),
                     keep_dropped,
                 )
-        for region in self._regions:
-            for p, matched in _url_hits(region, s):
+        paths = self._matching_paths(s)
+        for region in self._url_regions if paths else ():
+            for p, matched in _url_hits(region, paths):
                 self._add(
                     out, s, p, RuleMatch("url", region.name, p.text, "url", matched), keep_dropped
                 )
@@ -313,6 +344,11 @@ class Classifier:
                 out, s, p, RuleMatch("feed", self._name(p), s.feed, "feed", s.feed), keep_dropped
             )
         return out
+
+    def _matching_paths(self, s: _Subject) -> list[tx.Folded]:
+        """The item's paths some url pattern matches."""
+        regex = self._any_url
+        return [p for p in s.paths if regex.search(p.text)] if regex is not None else []
 
     def _name(self, p: _Pattern) -> str:
         return self._regions[p.region].name if p.region < len(self._regions) else self._fallback
@@ -336,8 +372,7 @@ class Classifier:
         found: list[tuple[int, int, _Pattern, str | None]] = []
         regex = table.regex
         for m in regex.finditer(text):
-            self._found(found, s, table, text, m)
-            if _SEPARATED.search(m.group()) is None:
+            if not self._found(found, s, table, text, m).phrase:
                 continue
             # a phrase: another keyword may start inside it ("Jong Un" in "Kim Jong Un")
             inner = regex.search(text, m.start() + 1, m.end())
@@ -362,14 +397,7 @@ class Classifier:
                 out.append(Hit(match, p.source, by, start=start, end=end))
                 continue
             venue = sc.is_venue(text, start, end)
-            weight = sc.weigh(
-                "keyword",
-                name,
-                label=False,
-                rule_weight=p.weight,
-                position=start / size,
-                venue=venue,
-            )
+            weight = sc.keyword_weight(name, p.weight, start / size, venue)
             out.append(Hit(match, p.source, None, weight, venue, start, end))
 
     def _found(
@@ -379,17 +407,19 @@ class Classifier:
         table: _KeywordTable,
         text: str,
         m: re.Match[str],
-    ) -> None:
+    ) -> _HitInfo:
         start = m.start()
-        for p, length in table.patterns_of(m.group()):
+        info = table.patterns_of(m.group())
+        for p, length, qualifiers in info.patterns:
             end = start + length
             by = self._cancelled_by(p, s)
-            if by is None and self._shared:
-                by = self._shared.veto(text, start, end, s.story)
+            if by is None and qualifiers:
+                by = SharedNames.check(qualifiers, text, start, end, s.story)
             found.append((start, end, p, by))
+        return info
 
     def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
-        if p.rule is None or p.region >= len(self._regions):
+        if not p.excluded or p.rule is None or p.region >= len(self._regions):
             return None
         region = self._regions[p.region]
         exclusion = region.exclusions.get(p.rule)
@@ -423,7 +453,9 @@ class Classifier:
         source = f"regions[{region.index}].rules[{j}]"
         fields = tuple(f for f in FIELDS if f in rule.fields)
         for text in rule.patterns:
-            pattern = _Pattern(text, source, region.index, j, rule.weight)
+            pattern = _Pattern(
+                text, source, region.index, j, rule.weight, excluded=bool(rule.exclude)
+            )
             if rule.kind == "tag":
                 key = tx.tag_key(text)
                 if key:
@@ -441,11 +473,11 @@ class Classifier:
             region.exclusions[j] = compile_exclusion(rule.kind, rule.exclude, fields)
 
 
-def _url_hits(region: _Region, s: _Subject) -> Iterator[tuple[_Pattern, str]]:
+def _url_hits(region: _Region, paths: list[tx.Folded]) -> Iterator[tuple[_Pattern, str]]:
     table = region.urls
     if table.regex is None:
         return
-    for path in s.paths:
+    for path in paths:
         if table.regex.search(path.text) is None:
             continue  # the usual case, in one search
         for regex, pattern in table.entries:  # a handful: each on its own

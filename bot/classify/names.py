@@ -49,6 +49,9 @@ def _compile(index: int, shared: SharedName) -> _Qualifier:
     )
 
 
+Qualifiers = tuple[_Qualifier, ...]
+
+
 class SharedNames:
     """The qualifiers of `classify.names`, looked up by a match's words."""
 
@@ -74,10 +77,21 @@ class SharedNames:
         """Why the match `text[start:end]` (folded) is not the place, or None.
 
         `story` holds the folded fields a `not_with` phrase is looked for in."""
-        key = tx.hit_key(text[start:end])
+        return self.check(self.qualifiers(tx.hit_key(text[start:end])), text, start, end, story)
+
+    def qualifiers(self, key: str) -> Qualifiers:
+        """The qualifiers of a match whose words are `key` (`text.hit_key`): the
+        same for every match of those words, so a caller may keep them."""
         found = self._literal.get(key, [])
         if self._stems:
             found = found + [q for prefix, q in self._stems if key.startswith(prefix)]
+        return tuple(found)
+
+    @staticmethod
+    def check(
+        found: Qualifiers, text: str, start: int, end: int, story: tuple[str, ...]
+    ) -> str | None:
+        """`veto` with the match's qualifiers already looked up."""
         for q in found:
             if q.before is not None and (m := q.before.match(text, end)):
                 return f'{q.source}: "{q.name}" followed by "{m.group().strip(_STRIP)}"'

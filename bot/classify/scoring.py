@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from bot.types import RuleMatch
 
@@ -91,23 +92,45 @@ class RegionScore:
 def is_venue(text: str, start: int, end: int) -> bool:
     """Whether the place at `text[start:end]` (folded) is only where people meet."""
     before = text[max(0, start - _LOOK_BACK) : start]
+    if not _may_be_venue(before):
+        return False
     if _VENUE_BEFORE.search(before):
         return True
     return bool(_AT_BEFORE.search(before) and _VENUE_AFTER.match(text, end))
+
+
+def _may_be_venue(before: str) -> bool:
+    """A cheap test every venue passes: both venue patterns end in "in", "at",
+    "to" or "by", then spaces, then perhaps "the" and spaces (`str.rstrip` strips
+    the same spaces as the patterns' `\\s`). Most places fail it, and skip the
+    searches."""
+    tail = before.rstrip()
+    if len(tail) == len(before):
+        return False
+    return tail[-2:] in _PREPOSITIONS or tail.endswith("the")
+
+
+_PREPOSITIONS = frozenset({"in", "at", "to", "by"})
 
 
 def weigh(
     kind: str, field: str, *, label: bool, rule_weight: float, position: float, venue: bool
 ) -> float:
     """One match's weight. `position`: where in the title it starts, 0..1."""
-    base = LABEL_TAG if kind == "tag" and label else KIND_WEIGHT[kind]
-    weight = base * rule_weight
     if kind == "keyword":
-        weight *= FIELD_WEIGHT.get(field, 1.0)
-        if field == "title":
-            weight *= 1.0 + TITLE_LEAD * (1.0 - position)
-        if venue:
-            weight *= VENUE
+        return keyword_weight(field, rule_weight, position, venue)
+    base = LABEL_TAG if kind == "tag" and label else KIND_WEIGHT[kind]
+    return round(base * rule_weight, 4)
+
+
+def keyword_weight(field: str, rule_weight: float, position: float, venue: bool) -> float:
+    """`weigh` of a keyword match (called for every one: no keyword arguments)."""
+    weight = KIND_WEIGHT["keyword"] * rule_weight
+    weight *= FIELD_WEIGHT.get(field, 1.0)
+    if field == "title":
+        weight *= 1.0 + TITLE_LEAD * (1.0 - position)
+    if venue:
+        weight *= VENUE
     return round(weight, 4)
 
 
@@ -115,6 +138,10 @@ def term_sum(weights: Iterable[float]) -> float:
     """A term's evidence: its best match in full, each repeat a quarter."""
     ordered = sorted(weights, reverse=True)
     return ordered[0] + REPEAT * sum(ordered[1:]) if ordered else 0.0
+
+
+# Stable sorts by weight, heaviest first: `reverse=True` keeps equal weights in order.
+_WEIGHT = attrgetter("weight")
 
 
 def region_scores(
@@ -125,20 +152,26 @@ def region_scores(
     for hit in hits:
         if hit.cancelled_by is None:
             by_region.setdefault(hit.match.region, []).append(hit)
+    if not by_region:
+        return []
     rank = {kind: i for i, kind in enumerate(precedence)}
-    order = {name: i for i, name in enumerate(regions)}
-    scored = []
-    for region, found in by_region.items():
-        terms: dict[tuple[str, str], list[float]] = {}
-        for h in found:
-            terms.setdefault((h.match.kind, h.match.pattern), []).append(h.weight)
-        score = round(sum(term_sum(w) for w in terms.values()), 3)
-        decisive = [h for h in found if not h.venue]
-        kind = min((h.match.kind for h in decisive), key=rank.__getitem__, default="venue")
-        ordered = tuple(sorted(found, key=lambda h: -h.weight))
-        scored.append(RegionScore(region, score, kind, ordered))
-    scored.sort(key=lambda r: (rank.get(r.kind, len(rank)), -r.score, order.get(r.region, 0)))
+    scored = [_region_score(region, found, rank) for region, found in by_region.items()]
+    if len(scored) > 1:
+        order = {name: i for i, name in enumerate(regions)}
+        last = len(rank)
+        scored.sort(key=lambda r: (rank.get(r.kind, last), -r.score, order.get(r.region, 0)))
     return scored
+
+
+def _region_score(region: str, found: list[Hit], rank: dict[str, int]) -> RegionScore:
+    terms: dict[tuple[str, str], list[float]] = {}
+    for h in found:
+        terms.setdefault((h.match.kind, h.match.pattern), []).append(h.weight)
+    score = round(sum(term_sum(w) for w in terms.values()), 3)
+    decisive = [h.match.kind for h in found if not h.venue]
+    kind = min(decisive, key=rank.__getitem__) if decisive else "venue"
+    ordered = tuple(sorted(found, key=_WEIGHT, reverse=True))
+    return RegionScore(region, score, kind, ordered)
 
 
 def decide(

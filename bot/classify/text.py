@@ -32,6 +32,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from urllib.parse import unquote, urlsplit
 
 # Bounds on what one item can make us read. Real titles are under 300 chars and
@@ -131,11 +132,8 @@ class Folded:
     def _offsets(self) -> list[int]:
         """Where each original character's fold ends in `text` (built once, on demand)."""
         if self._ends is None:
-            position, ends = 0, []
-            for char in self.original:
-                position += len(_TABLE[ord(char)])
-                ends.append(position)
-            self._ends = ends
+            folds = map(_TABLE.__getitem__, map(ord, self.original))
+            self._ends = list(accumulate(map(len, folds)))
         return self._ends
 
     def original_span(self, start: int, end: int) -> str:
@@ -206,10 +204,17 @@ def keyword_alternation(keywords: Iterable[tuple[tuple[str, ...], bool]]) -> re.
         before = bool(_WORD_RE.match(parts[0][0]))
         after = stem or bool(_WORD_RE.match(parts[-1][-1]))
         classes.setdefault((before, after), []).append(_tokens(parts, stem))
-    branches = []
+    groups: dict[bool, list[str]] = {}
     for (before, after), sequences in sorted(classes.items(), reverse=True):
         trie = _trie(sequences)
-        branches.append(f"{_NOT_BEFORE if before else ''}(?:{trie}){_NOT_AFTER if after else ''}")
+        groups.setdefault(before, []).append(f"(?:{trie}){_NOT_AFTER if after else ''}")
+    # The lookbehind is asserted once for all the branches that need it, not once
+    # per branch: inside a word it fails at once, and that is most positions of a
+    # text (the same branches in the same order, so the same matches).
+    branches = [
+        f"{_NOT_BEFORE if before else ''}(?:{'|'.join(bodies)})"
+        for before, bodies in groups.items()
+    ]
     return re.compile("|".join(branches) or "(?!)")
 
 
@@ -296,15 +301,32 @@ def tag_keys(tags: tuple[str, ...]) -> list[tuple[str, str]]:
         if not isinstance(raw, str):
             continue
         tag = clip(raw, MAX_TAG_CHARS)
+        for key in _keys_of_tag(tag):
+            if key not in out:
+                out[key] = tag
+    return list(out.items())
+
+
+# A site uses the same few hundred tags again and again: remember their keys
+# (at most this many tags of at most MAX_TAG_CHARS each).
+_TAG_CACHE_LIMIT = 10_000
+_TAG_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _keys_of_tag(tag: str) -> tuple[str, ...]:
+    """The keys of one tag and of its parts, in order (see `tag_keys`)."""
+    found = _TAG_CACHE.get(tag)
+    if found is None:
         pieces = [tag, *tag.split("|")] if "|" in tag else [tag]
+        keys = []
         for piece in pieces:
             qualified = _QUALIFIED.match(piece)
             texts = [piece, *qualified.groups()] if qualified else [piece]
-            for text in texts:
-                key = tag_key(text)
-                if key and key not in out:
-                    out[key] = tag
-    return list(out.items())
+            keys += [key for key in map(tag_key, texts) if key]
+        found = tuple(keys)
+        if len(_TAG_CACHE) < _TAG_CACHE_LIMIT:
+            _TAG_CACHE[tag] = found
+    return found
 
 
 # --- urls --------------------------------------------------------------------
