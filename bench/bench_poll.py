@@ -69,7 +69,7 @@ urls = sys.stdin.read().split()
 reader = make_reader(sys.argv[1])
 for url in urls:
     reader.add_feed(url, exist_ok=True)
-reader.update_feeds(workers=int(sys.argv[2]))
+reader.update_feeds(workers=int(sys.argv[2]), scheduled=False)
 print(reader.get_entry_counts().total)
 """
 

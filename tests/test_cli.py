@@ -121,9 +121,14 @@ def test_poll_summary_then_conditional_second_poll(
     new = int(found.group(1))
     assert new == 10  # 9 + 2 stories, one of them syndicated in both feeds
 
+    assert "Poll summary" in first.stdout and "responsible-statecraft" in first.stdout
+
     second = run("poll", "--all", config=feeds_config)
     assert second.returncode == 0, second.stderr
     assert "fetched 0, not modified 2, new 0, updated 0, failed 0" in second.stdout
+    # Unchanged feeds are counted, not listed: nothing happened to them.
+    assert "Poll summary" not in second.stdout
+    assert "responsible-statecraft" not in second.stdout
     assert feed_server.not_modified("/responsible-statecraft.xml") == 1
 
     listed = json.loads(run("items", "--json", config=feeds_config).stdout)

@@ -130,6 +130,21 @@ def test_the_same_story_in_two_feeds_is_stored_once(
         assert len(ctx.store.list_items()) == 4
 
 
+def test_a_shared_story_belongs_to_the_first_feed_in_the_config_even_when_it_answers_last(
+    database_url: str, feed_server: FeedServer, clock: FixedClock
+) -> None:
+    # Stories are stored while the poll goes on, but in the config's order of feeds.
+    feed_server.file("/slow.xml", FEEDS / "seed_roundup.xml", delay=1.0)
+    feed_server.file("/fast.xml", FEEDS / "seed_roundup.xml")
+    config = config_with(
+        {"slow": feed_server.url("/slow.xml"), "fast": feed_server.url("/fast.xml")}
+    )
+    with open_context(config, database_url=database_url, clock=clock) as ctx:
+        report = pipeline.poll(ctx)
+        assert [(f.name, f.new) for f in report.feeds] == [("slow", 4), ("fast", 0)]
+        assert {s.item.feed for s in ctx.store.list_items()} == {"slow"}
+
+
 def test_seed_stories_land_in_the_sites_regions(ctx: Context) -> None:
     pipeline.poll(ctx, feed="seed_roundup")
     regions = {s.item.title.split(":")[0][:20]: s.region for s in ctx.store.list_items()}

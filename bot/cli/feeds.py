@@ -54,19 +54,25 @@ def poll(
     feed: Annotated[str | None, typer.Option("--feed", help="Poll only this feed, now.")] = None,
     force: Annotated[bool, typer.Option("--all", help="Poll every feed, due or not.")] = False,
 ) -> None:
-    """Fetch every due feed once, store new stories; print a summary table."""
+    """Fetch every due feed once, store new stories; print a summary table.
+
+    The table has a row for each feed that was fetched or failed; the feeds that had
+    not changed are only counted in the last line.
+    """
     from bot.types import FetchStatus
 
     with open_ctx(config) as ctx:
         report = _poll_with_progress(ctx, feed, force)
-    table = Table(title="Poll summary")
-    for col in ("feed", "status", "items", "new", "updated", "error"):
-        table.add_column(col, overflow="fold")
-    for f in report.feeds:
-        table.add_row(
-            f.name, f.status.value, str(f.items), str(f.new), str(f.updated), f.error or ""
-        )
-    console.print(table)
+    shown = [f for f in report.feeds if f.status is not FetchStatus.NOT_MODIFIED]
+    if shown:
+        table = Table(title="Poll summary")
+        for col in ("feed", "status", "items", "new", "updated", "error"):
+            table.add_column(col, overflow="fold")
+        for f in shown:
+            table.add_row(
+                f.name, f.status.value, str(f.items), str(f.new), str(f.updated), f.error or ""
+            )
+        console.print(table)
     console.print(
         f"fetched {report.count(FetchStatus.FETCHED)}, "
         f"not modified {report.count(FetchStatus.NOT_MODIFIED)}, "

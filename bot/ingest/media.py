@@ -12,6 +12,7 @@ credit:" lines of descriptions (that is `normalise`, which owns the lede).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -82,7 +83,8 @@ def pick_image(
         or _widest(_dicts(entry.get("media_thumbnail")), "url")
         or _widest(enclosures, "href")
     )
-    candidates = [found, *(first_image(fragment) or "" for fragment in html)]
+    # Lazily: the HTML is read for an <img> only when no earlier candidate is kept.
+    candidates = itertools.chain((found,), (first_image(fragment) or "" for fragment in html))
     refused = ""
     for candidate in candidates:
         try:

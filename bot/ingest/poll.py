@@ -1,13 +1,16 @@
 """Poll many feeds at once: fetch, skip unchanged bodies, parse, report each feed.
 
-What it does: `poll_feeds` runs one httpx client for the whole poll on the event
-loop, at most `concurrency` feeds at a time and at most `per_host` of them on one
-host name (a host waiting for its turn holds none of the global slots), each under
-the per-feed deadline (`total_timeout`, on top of the connect and read timeouts).
-A 304, or a body whose sha256 equals the last good one, is NOT_MODIFIED and nothing
-is parsed. Bodies are parsed and normalised in a pool of processes, one per core
-(`workers.ParsePool`), so parsing uses every core and never stalls the downloads
-of the other feeds. Every feed gets
+What it does: `poll_feeds` runs the whole poll on the event loop, at most
+`concurrency` feeds at a time and at most `per_host` of them on one host name (a
+host waiting for its turn holds none of the global slots), each under the per-feed
+deadline (`total_timeout`, on top of the connect and read timeouts). A 304, or a
+body whose sha256 equals the last good one, is NOT_MODIFIED and nothing is parsed.
+Each host gets its own small httpx client (a pool of at most `per_host`
+connections), all sharing one TLS context: httpcore scans every connection of a
+pool each time a request starts or ends, so one pool for hundreds of hosts costs
+quadratic CPU, and a TLS context takes milliseconds to build. Bodies are parsed and
+normalised in a pool of processes, one per core (`workers.ParsePool`), so parsing
+uses every core and never stalls the downloads of the other feeds. Every feed gets
 a `FeedOutcome`, whatever happens to it: one failing feed never stops the others,
 and no exception escapes for a feed's sake.
 What it does not do: decide which feeds are due (the caller filters with `is_due`;
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -52,17 +56,46 @@ def default_user_agent(site_url: str | None = None) -> str:
     return f"{agent} (+{site_url})" if site_url else agent
 
 
-def _client(settings: FetchConfig, user_agent: str) -> httpx.AsyncClient:
-    connect = settings.connect_timeout.total_seconds()
-    read = settings.read_timeout.total_seconds()
-    return httpx.AsyncClient(
-        headers={"User-Agent": user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
-        timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
-        limits=httpx.Limits(
-            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
-        ),
-        follow_redirects=False,  # followed by hand: see fetch
-    )
+class _Clients:
+    """One httpx client per host name, made on first use; `aclose` closes them all."""
+
+    def __init__(self, settings: FetchConfig, user_agent: str) -> None:
+        self.settings = settings
+        self.user_agent = user_agent
+        self._tls: ssl.SSLContext | None = None
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def for_host(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.get(host)
+        if client is None:
+            client = self._clients[host] = self._new()
+        return client
+
+    def _new(self) -> httpx.AsyncClient:
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        settings = self.settings
+        connect = settings.connect_timeout.total_seconds()
+        read = settings.read_timeout.total_seconds()
+        # A redirect to another host goes through this pool too: per_host bounds
+        # the feeds of this host in flight, not where their redirects lead.
+        size = min(settings.per_host, settings.concurrency)
+        return httpx.AsyncClient(
+            headers={
+                "User-Agent": self.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
+            timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            verify=self._tls,
+            follow_redirects=False,  # followed by hand: see fetch
+        )
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
 
 def _validator(value: str | None) -> str | None:
@@ -90,23 +123,24 @@ async def poll_feeds(
     gate = asyncio.Semaphore(settings.concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}
     parser = ParsePool(settings.parse_workers)
+    clients = _Clients(settings, agent)
 
-    async with _client(settings, agent) as client:
+    async def one(state: FeedState) -> FeedOutcome:
+        interval = (intervals or {}).get(state.name, settings.poll_interval)
+        timing = Timing(interval, settings.backoff_base, settings.backoff_max)
+        name = _host(state.url)
+        host = hosts.setdefault(name, asyncio.Semaphore(settings.per_host))
+        async with host, gate:
+            outcome = await poll_one(clients.for_host(name), state, settings, now, timing, parser)
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
 
-        async def one(state: FeedState) -> FeedOutcome:
-            interval = (intervals or {}).get(state.name, settings.poll_interval)
-            timing = Timing(interval, settings.backoff_base, settings.backoff_max)
-            host = hosts.setdefault(_host(state.url), asyncio.Semaphore(settings.per_host))
-            async with host, gate:
-                outcome = await poll_one(client, state, settings, now, timing, parser)
-            if on_done is not None:
-                on_done(outcome)
-            return outcome
-
-        try:
-            return list(await asyncio.gather(*(one(state) for state in states)))
-        finally:
-            parser.close()
+    try:
+        return list(await asyncio.gather(*(one(state) for state in states)))
+    finally:
+        parser.close()
+        await clients.aclose()
 
 
 def _host(url: str) -> str:

@@ -76,15 +76,18 @@ class StoreBase:
         also_set: Mapping[str, Any] | None = None,
     ) -> sqlite.Insert | postgresql.Insert:
         """INSERT `values`; on a conflict on `keys`, take the incoming `update` columns
-        and the `also_set` expressions, but only where `where` holds (if given)."""
+        and the `also_set` expressions, but only where `where` holds (if given).
+        With no `values`, the statement takes its rows when executed."""
         if self.dialect == "postgresql":
-            pg = postgresql.insert(table).values(**values)
+            pg = postgresql.insert(table)
+            pg = pg.values(**values) if values else pg
             return pg.on_conflict_do_update(
                 index_elements=list(keys),
                 set_={**{name: pg.excluded[name] for name in update}, **(also_set or {})},
                 where=where,
             )
-        lite = sqlite.insert(table).values(**values)
+        lite = sqlite.insert(table)
+        lite = lite.values(**values) if values else lite
         return lite.on_conflict_do_update(
             index_elements=list(keys),
             set_={**{name: lite.excluded[name] for name in update}, **(also_set or {})},

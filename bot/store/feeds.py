@@ -95,9 +95,10 @@ class FeedsMixin(StoreBase):
         """Insert or replace the states of several feeds, in one transaction."""
         if not states:
             return
+        rows = [{"name": state.name, **_state_values(state)} for state in states]
+        statement = self._upsert(feeds, {}, ["name"], list(_STATE_COLUMNS))
         with self._write() as conn:
-            for state in states:
-                conn.execute(feed_state_upsert(self, state))
+            conn.execute(statement, rows)  # one statement, executed for every row
 
     def feed_item_counts(self) -> dict[str, int]:
         """Stored items per feed name; every known feed appears, with 0 if it has none."""
