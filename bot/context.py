@@ -12,11 +12,15 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.classify import Classifier, lint_rules
+from bot.classify.lint import lint_rules
 from bot.clock import Clock, clock_from_env
 from bot.config import DEFAULT_CONFIG_PATH, Config, load_config
 from bot.store import Store, open_store
+
+if TYPE_CHECKING:
+    from bot.classify.classifier import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ class Context:
     @property
     def classifier(self) -> Classifier:
         if self._classifier is None:
+            from bot.classify.classifier import Classifier
+
             self._classifier = Classifier.from_config(self.config)
         return self._classifier
 

@@ -20,8 +20,19 @@ from bot.store.migrate import alembic_config
 from bot.store.revision import script_head
 from tests.test_cli import write_config
 
-# The parts a read-only command must not pay for.
-HEAVY = ("alembic", "bot.web", "bot.render", "bot.send", "fastapi", "uvicorn", "sendgrid")
+# The parts a read-only command must not pay for: the classifier (only commands that
+# classify compile the rules) and PostgreSQL's dialect (on a SQLite store) too.
+HEAVY = (
+    "alembic",
+    "bot.web",
+    "bot.render",
+    "bot.send",
+    "fastapi",
+    "uvicorn",
+    "sendgrid",
+    "bot.classify.classifier",
+    "sqlalchemy.dialects.postgresql",
+)
 PROBE = """
 import json, sys
 from bot.cli import main
@@ -67,6 +78,15 @@ def test_feeds_imports_no_heavy_part_once_migrated(tmp_path: Path) -> None:
     # ...every later one reads the revision and goes on.
     assert code == 0
     assert [row["name"] for row in json.loads(out)] == ["one"]
+    assert modules == []
+
+
+def test_status_imports_no_heavy_part(tmp_path: Path) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    config = write_config(tmp_path / "feeds.yaml", {"one": "http://127.0.0.1:9/feed.xml"})
+    _probe(["db", "upgrade", "--config", str(config)], tmp_path, sqlite_url)
+    code, out, modules = _probe(["status", "--json", "--config", str(config)], tmp_path, sqlite_url)
+    assert code == 0 and "scheduler" in json.loads(out)
     assert modules == []
 
 

@@ -50,10 +50,29 @@ CLI and the pipeline (`bot.pipeline`) do that with the values these return.
 
 from __future__ import annotations
 
-from bot.classify.classifier import Classifier, Explanation
-from bot.classify.lint import lint_rules
-from bot.classify.report import Move, format_explanation, format_plan, plan_reclassify
-from bot.classify.scoring import Hit, RegionScore
+from typing import TYPE_CHECKING
+
+from bot import lazy
+
+if TYPE_CHECKING:
+    from bot.classify.classifier import Classifier, Explanation
+    from bot.classify.lint import lint_rules
+    from bot.classify.report import Move, format_explanation, format_plan, plan_reclassify
+    from bot.classify.scoring import Hit, RegionScore
+
+# Loaded on first use (`bot.lazy`): every command lints the rules, and only the
+# ones that classify need the classifier.
+_HOMES = {
+    "Classifier": "classifier",
+    "Explanation": "classifier",
+    "Hit": "scoring",
+    "Move": "report",
+    "RegionScore": "scoring",
+    "format_explanation": "report",
+    "format_plan": "report",
+    "lint_rules": "lint",
+    "plan_reclassify": "report",
+}
 
 __all__ = [
     "Classifier",
@@ -66,3 +85,5 @@ __all__ = [
     "lint_rules",
     "plan_reclassify",
 ]
+
+__getattr__ = lazy.exports(__name__, _HOMES)

@@ -19,46 +19,100 @@ It does not render (`bot.render`) or send (`bot.send`), and never reads the cloc
 
 from __future__ import annotations
 
-from bot.edition.dedupe import dedupe, normalise_title, same_story, similar_titles, story_time
-from bot.edition.drafting import draft, edition_items, included, load
-from bot.edition.editing import (
-    add_story,
-    approve,
-    check_version,
-    content_hash,
-    exclude,
-    include,
-    mark_sending,
-    mark_sent,
-    move,
-    pin,
-    reject,
-    reopen,
-    reorder,
-    set_headline,
-    set_intro,
-    set_lede,
-    set_preheader,
-    set_subject,
-    unpin,
-)
-from bot.edition.entries import (
-    Candidate,
-    canonical,
-    decided,
-    merge_entries,
-    sections,
-    select_entries,
-)
-from bot.edition.freezing import describe_changes, sending_items
-from bot.edition.states import TRANSITIONS, Action, allowed, transition
-from bot.edition.weeks import (
-    edition_window,
-    normalise_key,
-    parse_week,
-    week_bounds,
-    week_key,
-)
+from typing import TYPE_CHECKING
+
+from bot import lazy
+
+if TYPE_CHECKING:
+    from bot.edition.dedupe import dedupe, normalise_title, same_story, similar_titles, story_time
+    from bot.edition.drafting import draft, edition_items, included, load
+    from bot.edition.editing import (
+        add_story,
+        approve,
+        check_version,
+        content_hash,
+        exclude,
+        include,
+        mark_sending,
+        mark_sent,
+        move,
+        pin,
+        reject,
+        reopen,
+        reorder,
+        set_headline,
+        set_intro,
+        set_lede,
+        set_preheader,
+        set_subject,
+        unpin,
+    )
+    from bot.edition.entries import (
+        Candidate,
+        canonical,
+        decided,
+        merge_entries,
+        sections,
+        select_entries,
+    )
+    from bot.edition.freezing import describe_changes, sending_items
+    from bot.edition.states import TRANSITIONS, Action, allowed, transition
+    from bot.edition.weeks import (
+        edition_window,
+        normalise_key,
+        parse_week,
+        week_bounds,
+        week_key,
+    )
+
+# Loaded on first use (`bot.lazy`): a week key must not import the renderer.
+_HOMES = {
+    "Action": "states",
+    "Candidate": "entries",
+    "TRANSITIONS": "states",
+    "add_story": "editing",
+    "allowed": "states",
+    "approve": "editing",
+    "canonical": "entries",
+    "check_version": "editing",
+    "content_hash": "editing",
+    "decided": "entries",
+    "dedupe": "dedupe",
+    "describe_changes": "freezing",
+    "draft": "drafting",
+    "edition_items": "drafting",
+    "edition_window": "weeks",
+    "exclude": "editing",
+    "include": "editing",
+    "included": "drafting",
+    "load": "drafting",
+    "mark_sending": "editing",
+    "mark_sent": "editing",
+    "merge_entries": "entries",
+    "move": "editing",
+    "normalise_key": "weeks",
+    "normalise_title": "dedupe",
+    "parse_week": "weeks",
+    "pin": "editing",
+    "reject": "editing",
+    "reopen": "editing",
+    "reorder": "editing",
+    "same_story": "dedupe",
+    "sections": "entries",
+    "select_entries": "entries",
+    "sending_items": "freezing",
+    "set_headline": "editing",
+    "set_intro": "editing",
+    "set_lede": "editing",
+    "set_preheader": "editing",
+    "set_subject": "editing",
+    "similar_titles": "dedupe",
+    "story_time": "dedupe",
+    "transition": "states",
+    "unpin": "editing",
+    "week_bounds": "weeks",
+    "week_key": "weeks",
+}
 
 __all__ = [
     "TRANSITIONS",
@@ -107,3 +161,5 @@ __all__ = [
     "week_bounds",
     "week_key",
 ]
+
+__getattr__ = lazy.exports(__name__, _HOMES)

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import URL, ColumnElement, Connection, Engine, Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.engine import WRITE_OPTION, translate_error, unreadable_row
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql
 
 T = TypeVar("T")
 
@@ -66,6 +69,15 @@ class StoreBase:
         except BAD_ROW as exc:
             raise unreadable_row(exc, self.url) from exc
 
+    def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        """An INSERT that can take ON CONFLICT clauses, in this backend's dialect."""
+        if self.dialect == "postgresql":
+            # Imported here: a SQLite store (and `roundup --help`) never needs it.
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
     def _upsert(
         self,
         table: Table,
@@ -78,19 +90,11 @@ class StoreBase:
         """INSERT `values`; on a conflict on `keys`, take the incoming `update` columns
         and the `also_set` expressions, but only where `where` holds (if given).
         With no `values`, the statement takes its rows when executed."""
-        if self.dialect == "postgresql":
-            pg = postgresql.insert(table)
-            pg = pg.values(**values) if values else pg
-            return pg.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={**{name: pg.excluded[name] for name in update}, **(also_set or {})},
-                where=where,
-            )
-        lite = sqlite.insert(table)
-        lite = lite.values(**values) if values else lite
-        return lite.on_conflict_do_update(
+        statement = self._insert(table)
+        statement = statement.values(**values) if values else statement
+        return statement.on_conflict_do_update(
             index_elements=list(keys),
-            set_={**{name: lite.excluded[name] for name in update}, **(also_set or {})},
+            set_={**{name: statement.excluded[name] for name in update}, **(also_set or {})},
             where=where,
         )
 

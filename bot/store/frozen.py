@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import ensure_utc
 from bot.store.base import StoreBase
@@ -86,9 +85,8 @@ class FrozenMixin(StoreBase):
             "story_count": render.story_count,
             "rendered_at": ensure_utc(now),
         }
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         with self._write() as conn:
-            conn.execute(insert(edition_renders).values(**values).on_conflict_do_nothing())
+            conn.execute(self._insert(edition_renders).values(**values).on_conflict_do_nothing())
         stored = self.get_render(edition_key, render.regions)
         assert stored is not None
         return stored

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import ensure_utc
 from bot.store.base import StoreBase
@@ -48,9 +47,8 @@ class JobsMixin(StoreBase):
             "finished_at": None if state is JobRunState.RUNNING else ensure_utc(now),
             "detail": dict(detail or {}),
         }
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         stmt = (
-            insert(job_runs)
+            self._insert(job_runs)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["job", "slot"])
             .returning(job_runs.c.id)

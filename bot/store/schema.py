@@ -30,7 +30,6 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from bot.clock import ensure_utc
@@ -66,11 +65,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else ensure_utc(value)
 
 
-def _json_type() -> TypeEngine[Any]:
-    return JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+class _JSONValue(TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL; None is SQL NULL."""
+
+    impl = JSON(none_as_null=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            # Imported here: a SQLite store (and `roundup --help`) never needs it.
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
 
 
-JSONValue = _json_type()
+JSONValue = _JSONValue()
 
 feeds = Table(
     "feeds",

@@ -27,7 +27,6 @@ from typing import Any
 
 import idna
 from sqlalchemy import Connection, RowMapping, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import ensure_utc
 from bot.errors import NotFoundError, StoreError, UsageError
@@ -376,11 +375,7 @@ class SubscribersMixin(StoreBase):
 
     def _insert_ignore(self) -> Any:
         """INSERT ... ON CONFLICT (email_key) DO NOTHING, on either backend."""
-        if self.dialect == "postgresql":
-            return postgresql.insert(subscribers).on_conflict_do_nothing(
-                index_elements=["email_key"]
-            )
-        return sqlite.insert(subscribers).on_conflict_do_nothing(index_elements=["email_key"])
+        return self._insert(subscribers).on_conflict_do_nothing(index_elements=["email_key"])
 
     def _update_one(self, subscriber_id: int, values: dict[str, Any]) -> Subscriber:
         stmt = (

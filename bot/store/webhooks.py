@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import ensure_utc
 from bot.store.base import StoreBase
@@ -38,9 +37,8 @@ class WebhookEventsMixin(StoreBase):
             "batch_id": batch_id,
             "received_at": ensure_utc(now),
         }
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         stmt = (
-            insert(webhook_events)
+            self._insert(webhook_events)
             .values(**values)
             .on_conflict_do_nothing()
             .returning(webhook_events.c.event_id)
