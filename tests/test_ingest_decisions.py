@@ -298,6 +298,31 @@ def test_sanitise_html(html: str, present: str, absent: str) -> None:
     assert absent not in clean
 
 
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        # Relative links are resolved against the story's URL...
+        ('<a href="/x">x</a>', '<a href="https://site.example/x" rel="noopener noreferrer">x</a>'),
+        ("<img src='pic.jpg'>", '<img src="https://site.example/news/pic.jpg">'),
+        (
+            "<a href=x>x</a>",
+            '<a href="https://site.example/news/x" rel="noopener noreferrer">x</a>',
+        ),
+        # ...and absolute ones are left exactly as written, quoted or not.
+        (
+            '<a href="https://e.org/a/../b">x</a>',
+            '<a href="https://e.org/a/../b" rel="noopener noreferrer">x</a>',
+        ),
+        (
+            "<a href = ' https://e.org/a/../b'>x</a>",
+            '<a href=" https://e.org/a/../b" rel="noopener noreferrer">x</a>',
+        ),
+    ],
+)
+def test_sanitise_html_resolves_relative_links_only(html: str, expected: str) -> None:
+    assert sanitise_html(html, base="https://site.example/news/story") == expected
+
+
 LONG_SENTENCE = "word " * 80
 
 

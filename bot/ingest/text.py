@@ -103,8 +103,9 @@ _CLEANER = nh3.Cleaner(
 )
 
 # An href or src that is not absolute (no scheme): it needs a base to mean anything.
+# Possessive: a quote, once read, is not given back to let `"https:` pass as relative.
 _RELATIVE_LINK = re.compile(
-    r"""\b(?:href|src)\s*=\s*["']?\s*(?![a-z][a-z0-9+.\-]*:)""", re.IGNORECASE
+    r"""\b(?:href|src)\s*+=\s*+["']?+\s*+(?![a-z][a-z0-9+.\-]*:)""", re.IGNORECASE
 )
 _LINK_ATTRIBUTES = frozenset(["href", "src"])
 
