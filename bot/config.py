@@ -187,8 +187,10 @@ class ClassifyConfig(_Model):
 
 
 class FetchConfig(_Model):
-    # The global limit; `per_host` is the politeness limit towards one host.
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 32
+    # The global limit; `per_host` is the politeness limit towards one host. 64: a
+    # poll of hundreds of feeds spread over many hosts waits on their latency, not
+    # on our CPU (300 unchanged feeds at 50 ms: 0.6 s at 64, 0.9 s at 32).
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 64
     per_host: Annotated[int, Field(ge=1, le=64)] = 4
     # Processes that parse and normalise bodies: None is one per core, 1 parses
     # in a thread of the polling process.

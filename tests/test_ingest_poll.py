@@ -362,8 +362,8 @@ def test_concurrency_is_bounded(feed_server: FeedServer) -> None:
 def test_one_host_sees_at_most_per_host_requests_by_default(feed_server: FeedServer) -> None:
     for i in range(10):
         feed_server.feed(f"/busy{i}", _feed(_item_xml(i, "busy")), delay=0.3)
-    settings = FetchConfig()  # the shipped defaults: 32 at a time, 4 per host
-    assert (settings.concurrency, settings.per_host) == (32, 4)
+    settings = FetchConfig()  # the shipped defaults: 64 at a time, 4 per host
+    assert (settings.concurrency, settings.per_host) == (64, 4)
     outcomes = _poll([_state(feed_server, f"/busy{i}") for i in range(10)], settings)
     assert all(o.status is FetchStatus.FETCHED for o in outcomes)
     assert feed_server.max_in_flight == 4
