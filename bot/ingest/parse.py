@@ -104,11 +104,15 @@ def _fatal(result: Any, body: bytes, headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def _feedparser_headers(headers: Mapping[str, str], url: str) -> dict[str, str]:
+def _feedparser_headers(headers: Mapping[str, str], url: str, body: bytes) -> dict[str, str]:
     lowered = {k.lower(): v for k, v in headers.items()}
     # Content-Location is feedparser's base for relative links; a server's own
-    # (possibly relative) one wins over the URL we fetched.
-    lowered["content-location"] = urljoin(url, lowered.get("content-location", "") or url)
+    # (possibly relative) one wins over the URL we fetched. It is given only when
+    # the server sent one or the document sets xml:base: otherwise the links stay as
+    # written and `normalise` resolves them against the feed URL, the same result
+    # without feedparser's urljoin on every link element (a quarter of its time).
+    if lowered.get("content-location") or b"xml:base" in body:
+        lowered["content-location"] = urljoin(url, lowered.get("content-location", "") or url)
     # The body handed over is already decoded: these no longer describe it.
     lowered.pop("content-encoding", None)
     lowered.pop("content-length", None)
@@ -158,7 +162,7 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse and normalise one feed body; raises `ParseError` when it is unusable."""
     check_entities(body)
-    sent = _feedparser_headers(headers, url)
+    sent = _feedparser_headers(headers, url, body)
     result = feedparser.parse(
         io.BytesIO(body), response_headers=sent, resolve_relative_uris=False, sanitize_html=False
     )
