@@ -304,6 +304,7 @@ def test_sanitise_html(html: str, present: str, absent: str) -> None:
         # Relative links are resolved against the story's URL...
         ('<a href="/x">x</a>', '<a href="https://site.example/x" rel="noopener noreferrer">x</a>'),
         ("<img src='pic.jpg'>", '<img src="https://site.example/news/pic.jpg">'),
+        ('<A HREF="/x">x</A>', '<a href="https://site.example/x" rel="noopener noreferrer">x</a>'),
         (
             "<a href=x>x</a>",
             '<a href="https://site.example/news/x" rel="noopener noreferrer">x</a>',
