@@ -144,13 +144,15 @@ def poll(
                 intervals=intervals,
                 on_done=done,
                 user_agent=user_agent(ctx),
+                keep_items=False,  # the writer has them
             )
         )
     finally:
         writer.finish()
     # Feeds that brought no stories (not modified, failed) only move their state:
     # one transaction for all of them, not one commit each.
-    ctx.store.save_feed_states([o.state for o in outcomes if not o.items])
+    moved = [o.state for i, o in enumerate(outcomes) if i not in writer.reports]
+    ctx.store.save_feed_states(moved)
     return PollReport(tuple(writer.reports.get(i) or _report(o) for i, o in enumerate(outcomes)))
 
 

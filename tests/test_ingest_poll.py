@@ -320,6 +320,27 @@ def test_retry_after_from_a_busy_server_is_honoured(feed_server: FeedServer) -> 
     assert outcome.state.next_due == NOW + timedelta(hours=2)
 
 
+def test_without_keep_items_the_outcomes_returned_hold_no_items(feed_server: FeedServer) -> None:
+    feed_server.feed("/seed", SEED)
+    feed_server.status("/bad", 500)
+    seen: dict[str, int] = {}
+    outcomes = asyncio.run(
+        poll_feeds(
+            [_state(feed_server, p) for p in ("/seed", "/bad")],
+            SETTINGS,
+            NOW,
+            on_done=lambda o: seen.update({o.name: len(o.items)}),
+            keep_items=False,
+        )
+    )
+    assert seen == {"seed": 4, "bad": 0}  # on_done had every item...
+    assert [(o.name, o.status, o.items) for o in outcomes] == [
+        ("seed", FetchStatus.FETCHED, ()),  # ...and the result holds none
+        ("bad", FetchStatus.FAILED, ()),
+    ]
+    assert outcomes[0].state.body_hash is not None
+
+
 def test_one_failing_feed_does_not_stop_the_others(feed_server: FeedServer) -> None:
     feed_server.feed("/good1", SEED)
     feed_server.status("/bad", 500)

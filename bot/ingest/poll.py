@@ -25,6 +25,7 @@ import hashlib
 import logging
 import ssl
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -110,11 +111,15 @@ async def poll_feeds(
     intervals: Mapping[str, timedelta] | None = None,
     on_done: Callable[[FeedOutcome], None] | None = None,
     user_agent: str | None = None,
+    keep_items: bool = True,
 ) -> list[FeedOutcome]:
     """Poll every feed in `states`; one outcome per feed, in the order given.
 
     `intervals` gives a feed's own poll interval (else `settings.poll_interval`);
-    `on_done` is called with each outcome as soon as that feed is done.
+    `on_done` is called with each outcome as soon as that feed is done. With
+    `keep_items=False` the outcomes returned carry no items (`on_done` has had
+    them): a caller that stores each feed as it comes then holds no poll's worth
+    of stories in memory.
     """
     if not states:
         return []
@@ -134,7 +139,7 @@ async def poll_feeds(
             outcome = await poll_one(clients.for_host(name), state, settings, now, timing, parser)
         if on_done is not None:
             on_done(outcome)
-        return outcome
+        return outcome if keep_items or not outcome.items else replace(outcome, items=())
 
     try:
         return list(await asyncio.gather(*(one(state) for state in states)))
