@@ -18,7 +18,10 @@ from alembic import command
 from bot.store import head_revision, open_store
 from bot.store.migrate import alembic_config
 from bot.store.revision import script_head
+from tests.httpserver import FeedServer
 from tests.test_cli import write_config
+
+FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
 
 # The parts a read-only command must not pay for: the classifier (only commands that
 # classify compile the rules) and PostgreSQL's dialect (on a SQLite store) too.
@@ -32,6 +35,8 @@ HEAVY = (
     "sendgrid",
     "bot.classify.classifier",
     "sqlalchemy.dialects.postgresql",
+    "feedparser",
+    "nh3",
 )
 PROBE = """
 import json, sys
@@ -87,6 +92,20 @@ def test_status_imports_no_heavy_part(tmp_path: Path) -> None:
     _probe(["db", "upgrade", "--config", str(config)], tmp_path, sqlite_url)
     code, out, modules = _probe(["status", "--json", "--config", str(config)], tmp_path, sqlite_url)
     assert code == 0 and "scheduler" in json.loads(out)
+    assert modules == []
+
+
+def test_a_poll_where_nothing_changed_imports_no_parser(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.file("/seed.xml", FEEDS / "seed_roundup.xml", etag='"v1"')
+    sqlite_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    config = write_config(tmp_path / "feeds.yaml", {"seed": feed_server.url("/seed.xml")})
+    code, _, _ = _probe(["poll", "--config", str(config)], tmp_path, sqlite_url)
+    assert code == 0
+    code, out, modules = _probe(["poll", "--all", "--config", str(config)], tmp_path, sqlite_url)
+    assert code == 0 and "not modified 1" in out
+    # Nothing to parse: the parser, the sanitiser and the classifier stay unloaded.
     assert modules == []
 
 

@@ -15,11 +15,30 @@ the caller's filter). Modules: `poll` (the orchestration), `fetch` and `body`
 
 from __future__ import annotations
 
-from bot.ingest.due import backoff_delay, is_due, next_due
-from bot.ingest.outcome import FeedOutcome
-from bot.ingest.parse import ParsedFeed, parse_feed
-from bot.ingest.poll import default_user_agent, poll_feeds
-from bot.ingest.urls import canonical_url
+from typing import TYPE_CHECKING
+
+from bot import lazy
+
+if TYPE_CHECKING:
+    from bot.ingest.due import backoff_delay, is_due, next_due
+    from bot.ingest.outcome import FeedOutcome
+    from bot.ingest.parse import ParsedFeed, parse_feed
+    from bot.ingest.poll import default_user_agent, poll_feeds
+    from bot.ingest.urls import canonical_url
+
+# Loaded on first use (`bot.lazy`): the polling process needs no feedparser when
+# nothing changed, and the parse workers need no HTTP client.
+_HOMES = {
+    "FeedOutcome": "outcome",
+    "ParsedFeed": "parse",
+    "backoff_delay": "due",
+    "canonical_url": "urls",
+    "default_user_agent": "poll",
+    "is_due": "due",
+    "next_due": "due",
+    "parse_feed": "parse",
+    "poll_feeds": "poll",
+}
 
 __all__ = [
     "FeedOutcome",
@@ -32,3 +51,5 @@ __all__ = [
     "parse_feed",
     "poll_feeds",
 ]
+
+__getattr__ = lazy.exports(__name__, _HOMES)

@@ -21,14 +21,25 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from typing import TYPE_CHECKING
 
 from bot.errors import ParseError
-from bot.ingest.parse import ParsedFeed, parse_feed
+
+if TYPE_CHECKING:
+    from bot.ingest.parse import ParsedFeed
 
 _PRELOAD = ["bot.ingest.parse"]
 # parse_feed logs a feed's warnings here; from a worker they are logged by the
 # polling process instead, through its own logging set-up.
 _PARSE_LOG = logging.getLogger("bot.ingest.parse")
+
+
+def _parse(body: bytes, headers: dict[str, str], url: str, feed_name: str) -> ParsedFeed:
+    # Imported here, where the parsing happens (a worker has it preloaded): the
+    # polling process then imports feedparser only if it parses in a thread.
+    from bot.ingest.parse import parse_feed
+
+    return parse_feed(body, headers, url, feed_name)
 
 
 def _quiet_worker() -> None:
@@ -64,7 +75,7 @@ class ParsePool:
         self, body: bytes, headers: Mapping[str, str], url: str, feed_name: str
     ) -> ParsedFeed:
         """The parsed feed; `ParseError` when the body is unusable or the worker died."""
-        job = partial(parse_feed, body, dict(headers), url, feed_name)
+        job = partial(_parse, body, dict(headers), url, feed_name)
         if self.workers <= 1:
             return await asyncio.to_thread(job)
         for attempt in (1, 2):
