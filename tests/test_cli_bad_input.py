@@ -1,15 +1,17 @@
 """Bad input and bad days at the command line, as an operator meets them: a subprocess.
 
 A config with several kinds of mistakes, a damaged SQLite file, a DATABASE_URL that
-names no usable database: each is answered with clear lines and the right exit
-code, never a traceback. And `--help` shows on/off flags as flags.
+names no usable database, a disk that fills during a poll: each is answered with
+clear lines and the right exit code, never a traceback. And `--help` shows on/off flags as flags.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -20,8 +22,10 @@ from typing import Any
 import pytest
 import typer
 import typer.main
+import yaml
 
 from bot.cli import app
+from tests.httpserver import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "feeds.yaml"
@@ -240,3 +244,51 @@ def test_help_shows_flags_without_a_value_placeholder(tmp_path: Path) -> None:
             assert after and not after[0].startswith("<"), (words, row)
         if words:  # options that take a value keep their placeholder
             assert "<path>" in out, (words, out)
+
+
+# --- a full disk in the middle of a poll ----------------------------------------------
+
+
+def test_a_full_disk_during_a_poll_is_one_line_and_the_next_poll_loses_nothing(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feeds = ROOT / "tests" / "fixtures" / "feeds"
+    feed_server.file("/seed.xml", feeds / "seed_roundup.xml", etag='"v1"')
+    feed_server.file("/atom.xml", feeds / "atom10.xml", etag='"v1"')
+    data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    data["feeds"] = [
+        {"name": "seed", "url": feed_server.url("/seed.xml")},
+        {"name": "atom", "url": feed_server.url("/atom.xml")},
+    ]
+    config = tmp_path / "feeds.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'roundup.db'}"
+    # The feeds are known first, so the poll's first write is its stories.
+    assert roundup("feeds", "--json", "--config", str(config), database_url=url, cwd=tmp_path)
+
+    def full_disk() -> None:
+        # A write past 36 KB fails (EFBIG) in every file: SQLite's WAL index (32 KB)
+        # and a few pages fit, a feed's stories do not.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (36_000, 36_000))
+
+    env = {**os.environ, "DATABASE_URL": url, "COLUMNS": "100", "NO_COLOR": "1"}
+    failed = subprocess.run(
+        [sys.executable, "-m", "bot", "poll", "--config", str(config)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=full_disk,
+    )
+    assert failed.returncode == 1
+    line = one_clear_line(failed)
+    assert "roundup.db" in line and "error" in line
+
+    # Nothing of the failed poll was kept as read: the next one fetches and stores all.
+    again = roundup("poll", "--config", str(config), database_url=url, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "fetched 2, not modified 0, new 6" in again.stdout
+    # Both feeds were read by the failed poll too: it failed storing, not before.
+    assert feed_server.hits("/seed.xml") == feed_server.hits("/atom.xml") == 2
