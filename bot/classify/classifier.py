@@ -82,7 +82,9 @@ class _Pattern:
     label: bool = False  # a region's own name or alias (a tag)
     excluded: bool = False  # its rule has `not` phrases
     prefix: str = ""  # a stem's key, to check a hit against
-    regex: re.Pattern[str] | None = None  # a keyword's own regex, to find its end in a hit
+    # a keyword's words and whether it is a stem: its own regex (`_body`) finds
+    # where it ends in a hit
+    keyword: tuple[tuple[str, ...], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class _KeywordTable:
     def add(self, pattern: _Pattern, parts: tuple[str, ...], stem: bool) -> None:
         self.keywords.append((parts, stem))
         key = tx.keyword_key(parts)
-        own = replace(pattern, prefix=key if stem else "", regex=_body(parts, stem))
+        own = replace(pattern, prefix=key if stem else "", keyword=(parts, stem))
         if stem:
             self.stems.setdefault(key[:_STEM_INDEX], []).append(own)
         else:
@@ -153,12 +155,13 @@ class _KeywordTable:
 
 @lru_cache(maxsize=8192)
 def _body(parts: tuple[str, ...], stem: bool) -> re.Pattern[str]:
-    """One keyword's own regex (the same for the title's table and the lede's)."""
+    """One keyword's own regex (the same for the title's table and the lede's),
+    compiled when a hit first needs it: most keywords never match."""
     return re.compile(tx.keyword_body(parts, stem))
 
 
 def _ends(pattern: _Pattern, matched: str) -> Iterator[tuple[_Pattern, int]]:
-    m = pattern.regex.match(matched) if pattern.regex else None
+    m = _body(*pattern.keyword).match(matched) if pattern.keyword else None
     if m:
         yield pattern, m.end()
 

@@ -1,6 +1,7 @@
 """Shared names: a place name that is also another place, a person or a thing.
 
-What it does: compiles `classify.names` once and answers, for one keyword match
+What it does: reads `classify.names` once (each name's qualifiers are compiled
+the first time a match of that name is checked) and answers, for one keyword match
 in a folded text, whether a qualifier of its name says the match is not the place
 (`SharedNames.veto`): "Moscow" followed by "Idaho", "Sudan" after "South",
 "Georgia" in a story that names Atlanta. The qualifiers are written once in the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from bot.classify import text as tx
 from bot.config import SharedName
@@ -25,28 +27,43 @@ _GAP = r"[\s,.;:()'\"\-]*"
 
 @dataclass(frozen=True)
 class _Qualifier:
+    """One shared name's qualifiers, each compiled on first use: a name's
+    qualifiers are read only when the name matches, and compiling the word
+    boundaries of a keyword regex costs milliseconds (see `text.WORD_CHAR`)."""
+
     name: str
     source: str
-    before: re.Pattern[str] | None  # words right after the name
-    after: re.Pattern[str] | None  # words right before the name
-    context: re.Pattern[str] | None  # words anywhere in the story
+    not_before: tuple[str, ...]
+    not_after: tuple[str, ...]
+    not_with: tuple[str, ...]
+
+    @cached_property
+    def before(self) -> re.Pattern[str] | None:
+        """Words right after the name."""
+        body = _alternation(self.not_before)
+        return re.compile(_GAP + "(?:" + body + ")") if body else None
+
+    @cached_property
+    def after(self) -> re.Pattern[str] | None:
+        """Words right before the name."""
+        body = _alternation(self.not_after)
+        return re.compile("(?:" + body + ")" + _GAP + "$") if body else None
+
+    @cached_property
+    def context(self) -> re.Pattern[str] | None:
+        """Words anywhere in the story."""
+        body = _alternation(self.not_with)
+        return re.compile(body) if body else None
 
 
-def _alternation(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+def _alternation(phrases: tuple[str, ...]) -> str | None:
     keywords = [k for k in map(tx.keyword_parts, phrases) if k is not None]
-    return tx.keyword_alternation(keywords) if keywords else None
+    return tx.keyword_pattern(keywords) if keywords else None
 
 
 def _compile(index: int, shared: SharedName) -> _Qualifier:
-    before = _alternation(shared.not_before)
-    after = _alternation(shared.not_after)
-    return _Qualifier(
-        shared.name,
-        f"classify.names[{index}]",
-        re.compile(_GAP + "(?:" + before.pattern + ")") if before else None,
-        re.compile("(?:" + after.pattern + ")" + _GAP + "$") if after else None,
-        _alternation(shared.not_with),
-    )
+    source = f"classify.names[{index}]"
+    return _Qualifier(shared.name, source, shared.not_before, shared.not_after, shared.not_with)
 
 
 Qualifiers = tuple[_Qualifier, ...]

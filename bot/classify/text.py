@@ -190,7 +190,12 @@ def keyword_body(parts: tuple[str, ...], stem: bool) -> str:
 
 
 def keyword_alternation(keywords: Iterable[tuple[tuple[str, ...], bool]]) -> re.Pattern[str]:
-    """One regex that finds any of `keywords` as a whole word or phrase.
+    """One regex that finds any of `keywords` as a whole word or phrase."""
+    return re.compile(keyword_pattern(keywords))
+
+
+def keyword_pattern(keywords: Iterable[tuple[tuple[str, ...], bool]]) -> str:
+    """The text of `keyword_alternation`'s regex (to embed in a larger one).
 
     The keywords are merged into a trie ("iran", "iraq" -> "ira(?:n|q)"), so at
     each position of the text the regex engine follows one branch instead of
@@ -215,7 +220,7 @@ def keyword_alternation(keywords: Iterable[tuple[tuple[str, ...], bool]]) -> re.
         f"{_NOT_BEFORE if before else ''}(?:{'|'.join(bodies)})"
         for before, bodies in groups.items()
     ]
-    return re.compile("|".join(branches) or "(?!)")
+    return "|".join(branches) or "(?!)"
 
 
 def contains_keyword(text: str, parts: tuple[str, ...], stem: bool) -> bool:
