@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 from bot.classify import scoring as sc
 from bot.classify import text as tx
@@ -77,6 +78,7 @@ class _Pattern:
     text: str  # as written in the config
     source: str
     region: int
+    name: str  # the region's
     rule: int | None  # index in the region's rules; None for a name or alias
     weight: float = 1.0
     label: bool = False  # a region's own name or alias (a tag)
@@ -199,6 +201,62 @@ class _Region:
     exclusions: dict[int, _Exclusion] = field(default_factory=dict)
 
 
+class _Found(NamedTuple):
+    """A match as the classifier records it: what scoring reads (`sc.Evidence`),
+    then what a `Hit` shows. Cheaper to build than a `Hit`, which only `hits` and
+    `explain` make; `classify` weighs these as they are."""
+
+    region: str
+    kind: str
+    pattern: str
+    weight: float
+    venue: bool
+    field: str
+    matched: str  # a keyword's is read from its field when shown (`_shown`)
+    source: str
+    cancelled_by: str | None = None
+    start: int = -1  # a keyword's place in its field's folded text
+    end: int = -1
+
+
+def _shown(s: _Subject, f: _Found) -> str:
+    """The item's own text of a match."""
+    if f.kind == "keyword":
+        return s.fields[f.field].original_span(f.start, f.end)
+    return f.matched
+
+
+def _rule_match(s: _Subject, f: _Found) -> RuleMatch:
+    return RuleMatch(f.kind, f.region, f.pattern, f.field, _shown(s, f))
+
+
+def _hit(s: _Subject, f: _Found) -> Hit:
+    return Hit(_rule_match(s, f), f.source, f.cancelled_by, f.weight, f.venue, f.start, f.end)
+
+
+def _drop_inside(out: list[_Found], first: int, folded: tx.Folded, keep: bool) -> None:
+    """Cancel each keyword match from `out[first]` on that a longer one holds
+    ("Sudan" in "South Sudan"): drop it, or if `keep`, mark it."""
+    spans = [(f.start, f.end) for f in out[first:] if f.cancelled_by is None]
+    kept = out[:first]
+    for f in out[first:]:
+        by = None if f.cancelled_by is not None else _inside(spans, f.start, f.end)
+        if by is None:
+            kept.append(f)
+        elif keep:
+            shown = f'inside "{folded.original_span(*by)}"'
+            kept.append(f._replace(weight=0.0, venue=False, cancelled_by=shown))
+    out[:] = kept
+
+
+def _inside(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
+    """The first longer span that holds `start`..`end`, if any."""
+    for a, b in spans:
+        if a <= start and end <= b and b - a > end - start:
+            return a, b
+    return None
+
+
 class _Subject:
     """One item, folded once for every rule that reads it."""
 
@@ -231,13 +289,18 @@ class Classifier:
         self._shared = SharedNames(config.classify.names)
         self._tags: dict[str, list[_Pattern]] = {}
         self._keywords = {name: _KeywordTable(self._shared) for name in FIELDS}
-        self._feeds: dict[str, tuple[int, str]] = {}
+        self._feeds: dict[str, _Pattern] = {}
         self._regions = [self._compile_region(i, r) for i, r in enumerate(config.regions)]
         # The fallback's own name is the site's label for it too ("Analysis | Global").
         key = tx.tag_key(self._fallback)
         if key:
             fallback = _Pattern(
-                self._fallback, "fallback.name", len(self._regions), None, label=True
+                self._fallback,
+                "fallback.name",
+                len(self._regions),
+                self._fallback,
+                None,
+                label=True,
             )
             self._tags.setdefault(key, []).append(fallback)
         cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]] = {}
@@ -251,7 +314,11 @@ class Classifier:
         index = {r.name: r.index for r in self._regions}
         for i, feed in enumerate(config.feeds):
             if feed.region is not None and feed.region in index:
-                self._feeds[feed.name] = (index[feed.region], f"feeds[{i}].region")
+                source = f"feeds[{i}].region"
+                self._feeds[feed.name] = _Pattern(
+                    feed.name, source, index[feed.region], feed.region, None
+                )
+        self._ranking = sc.Ranking(self._names, self._precedence)
 
     @classmethod
     def from_config(cls, config: Config) -> Classifier:
@@ -272,19 +339,12 @@ class Classifier:
 
     def classify(self, item: Item) -> Classification:
         s = _Subject(item)
-        hits = self._collect(s, keep=False, lazy=True)
-        scores = sc.region_scores(hits, self._names, self._precedence)
-        winner, others, uncertain = sc.decide(scores, self._near_tie)
+        ranked, by_region = self._ranking.rank(self._collect(s, keep=False))
+        winner, others, uncertain = sc.decide(ranked, self._near_tie)
         if winner is None:
             return Classification(region=self._fallback, rule=None)
-        hit = sc.deciding_hit(winner)
-        rule = hit.match
-        if rule.kind == "keyword":
-            # Only the deciding match is shown: find its words in the original text now
-            # (built once here rather than copied with `replace`: this is the hot path).
-            matched = s.fields[rule.field].original_span(hit.start, hit.end)
-            rule = RuleMatch(rule.kind, rule.region, rule.pattern, rule.field, matched)
-        return self._classification(winner, rule, others, uncertain)
+        rule = _rule_match(s, sc.deciding(by_region[winner.region], winner))
+        return Classification(winner.region, rule, self._others(others), uncertain)
 
     def explain(self, item: Item) -> Explanation:
         hits = self.hits(item, keep_dropped=True)
@@ -311,41 +371,32 @@ class Classifier:
     def _classification(
         self, winner: RegionScore, rule: RuleMatch, others: tuple[str, ...], uncertain: bool
     ) -> Classification:
-        others = tuple(r for r in others if r != self._fallback)
-        return Classification(winner.region, rule, others, uncertain)
+        return Classification(winner.region, rule, self._others(others), uncertain)
+
+    def _others(self, others: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(r for r in others if r != self._fallback)
 
     # --- matching -----------------------------------------------------------
 
     def hits(self, item: Item, *, keep_dropped: bool = False) -> list[Hit]:
         """Every match in `item`, weighed; those that do not count only if asked."""
-        return self._collect(_Subject(item), keep=keep_dropped, lazy=False)
+        s = _Subject(item)
+        return [_hit(s, f) for f in self._collect(s, keep=keep_dropped)]
 
-    def _collect(self, s: _Subject, *, keep: bool, lazy: bool) -> list[Hit]:
-        keep_dropped = keep
-        out: list[Hit] = []
+    def _collect(self, s: _Subject, *, keep: bool) -> list[_Found]:
+        out: list[_Found] = []
         for key, original in s.tags:
             for p in self._tags.get(key, ()):
-                self._add(
-                    out,
-                    s,
-                    p,
-                    RuleMatch("tag", self._name(p), p.text, "tags", original),
-                    keep_dropped,
-                )
+                self._add(out, s, p, ("tag", "tags", original), keep)
         paths = self._matching_paths(s)
         for region in self._url_regions if paths else ():
             for p, matched in _url_hits(region, paths):
-                self._add(
-                    out, s, p, RuleMatch("url", region.name, p.text, "url", matched), keep_dropped
-                )
+                self._add(out, s, p, ("url", "url", matched), keep)
         for name in FIELDS:
-            self._keyword_hits(out, s, name, keep_dropped, lazy)
+            self._keyword_hits(out, s, name, keep)
         feed = self._feeds.get(s.feed)
         if feed is not None:
-            p = _Pattern(s.feed, feed[1], feed[0], None)
-            self._add(
-                out, s, p, RuleMatch("feed", self._name(p), s.feed, "feed", s.feed), keep_dropped
-            )
+            self._add(out, s, feed, ("feed", "feed", s.feed), keep)
         return out
 
     def _matching_paths(self, s: _Subject) -> list[tx.Folded]:
@@ -353,72 +404,77 @@ class Classifier:
         regex = self._any_url
         return [p for p in s.paths if regex.search(p.text)] if regex is not None else []
 
-    def _name(self, p: _Pattern) -> str:
-        return self._regions[p.region].name if p.region < len(self._regions) else self._fallback
-
-    def _add(self, out: list[Hit], s: _Subject, p: _Pattern, m: RuleMatch, keep: bool) -> None:
+    def _add(
+        self, out: list[_Found], s: _Subject, p: _Pattern, what: tuple[str, str, str], keep: bool
+    ) -> None:
+        """Add a tag, url or feed match; `what`: its kind, field and matched text."""
+        kind, field, matched = what
         by = self._cancelled_by(p, s)
         if by is None:
             weight = sc.weigh(
-                m.kind, m.field, label=p.label, rule_weight=p.weight, position=0.0, venue=False
+                kind, field, label=p.label, rule_weight=p.weight, position=0.0, venue=False
             )
-            out.append(Hit(m, p.source, None, weight))
+            out.append(_Found(p.name, kind, p.text, weight, False, field, matched, p.source))
         elif keep:
-            out.append(Hit(m, p.source, by))
+            out.append(_Found(p.name, kind, p.text, 0.0, False, field, matched, p.source, by))
 
-    def _keyword_hits(self, out: list[Hit], s: _Subject, name: str, keep: bool, lazy: bool) -> None:
-        table = self._keywords[name]
-        if table.regex is None:
+    def _keyword_hits(self, out: list[_Found], s: _Subject, name: str, keep: bool) -> None:
+        regex = self._keywords[name].regex
+        if regex is None:
             return
-        folded = s.fields[name]
-        text = folded.text
-        found: list[tuple[int, int, _Pattern, str | None]] = []
-        regex = table.regex
+        text = s.fields[name].text
+        first = len(out)
+        nested = False  # whether one match may hold another (the regex's never overlap)
         for m in regex.finditer(text):
-            if not self._found(found, s, table, text, m).phrase:
+            info = self._keyword_match(out, s, name, m, keep)
+            # several patterns behind one hit end in different places ("new york", "new*")
+            nested = nested or info.phrase or len(info.patterns) > 1
+            if not info.phrase:
                 continue
             # a phrase: another keyword may start inside it ("Jong Un" in "Kim Jong Un")
             inner = regex.search(text, m.start() + 1, m.end())
             while inner is not None:
-                self._found(found, s, table, text, inner)
+                self._keyword_match(out, s, name, inner, keep)
                 inner = regex.search(text, inner.start() + 1, m.end())
-        spans = [(a, b) for a, b, _, by in found if by is None]
-        size = len(text) or 1
-        for start, end, p, by in found:
-            if by is None and (keep or len(spans) > 1):
-                outer = next(
-                    ((a, b) for a, b in spans if a <= start and end <= b and b - a > end - start),
-                    None,
-                )
-                if outer is not None:
-                    by = f'inside "{folded.original_span(*outer)}"' if keep else "inside"
-            if by is not None and not keep:
-                continue
-            matched = text[start:end] if lazy else folded.original_span(start, end)
-            match = RuleMatch("keyword", self._name(p), p.text, name, matched)
-            if by is not None:
-                out.append(Hit(match, p.source, by, start=start, end=end))
-                continue
-            venue = sc.is_venue(text, start, end)
-            weight = sc.keyword_weight(name, p.weight, start / size, venue)
-            out.append(Hit(match, p.source, None, weight, venue, start, end))
+        if nested:
+            _drop_inside(out, first, s.fields[name], keep)
 
-    def _found(
-        self,
-        found: list[tuple[int, int, _Pattern, str | None]],
-        s: _Subject,
-        table: _KeywordTable,
-        text: str,
-        m: re.Match[str],
+    def _keyword_match(
+        self, out: list[_Found], s: _Subject, name: str, m: re.Match[str], keep: bool
     ) -> _HitInfo:
+        """Add the matches of the patterns behind one hit of a field's regex."""
+        text = m.string
         start = m.start()
-        info = table.patterns_of(m.group())
+        info = self._keywords[name].patterns_of(m.group())
         for p, length, qualifiers in info.patterns:
             end = start + length
-            by = self._cancelled_by(p, s)
+            by = self._cancelled_by(p, s) if p.excluded else None
             if by is None and qualifiers:
                 by = SharedNames.check(qualifiers, text, start, end, s.story)
-            found.append((start, end, p, by))
+            if by is None:
+                venue = sc.is_venue(text, start, end)
+                weight = sc.keyword_weight(name, p.weight, start / (len(text) or 1), venue)
+                out.append(
+                    _Found(
+                        p.name,
+                        "keyword",
+                        p.text,
+                        weight,
+                        venue,
+                        name,
+                        "",
+                        p.source,
+                        None,
+                        start,
+                        end,
+                    )
+                )
+            elif keep:
+                out.append(
+                    _Found(
+                        p.name, "keyword", p.text, 0.0, False, name, "", p.source, by, start, end
+                    )
+                )
         return info
 
     def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
@@ -444,7 +500,7 @@ class Classifier:
             key = tx.tag_key(text)
             if key:
                 self._tags.setdefault(key, []).append(
-                    _Pattern(text, source, index, None, label=True)
+                    _Pattern(text, source, index, config.name, None, label=True)
                 )
         for j, rule in enumerate(config.rules):
             self._compile_rule(region, j, rule)
@@ -457,7 +513,7 @@ class Classifier:
         fields = tuple(f for f in FIELDS if f in rule.fields)
         for text in rule.patterns:
             pattern = _Pattern(
-                text, source, region.index, j, rule.weight, excluded=bool(rule.exclude)
+                text, source, region.index, region.name, j, rule.weight, excluded=bool(rule.exclude)
             )
             if rule.kind == "tag":
                 key = tx.tag_key(text)

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import NamedTuple, Protocol, TypeVar
 
 from bot.types import RuleMatch
 
@@ -72,6 +73,19 @@ class Hit:
     start: int = -1
     end: int = -1
 
+    # What scoring reads of it (`Evidence`).
+    @property
+    def region(self) -> str:
+        return self.match.region
+
+    @property
+    def kind(self) -> str:
+        return self.match.kind
+
+    @property
+    def pattern(self) -> str:
+        return self.match.pattern
+
 
 @dataclass(frozen=True)
 class RegionScore:
@@ -92,22 +106,16 @@ class RegionScore:
 def is_venue(text: str, start: int, end: int) -> bool:
     """Whether the place at `text[start:end]` (folded) is only where people meet."""
     before = text[max(0, start - _LOOK_BACK) : start]
-    if not _may_be_venue(before):
+    # A cheap test every venue passes first: both venue patterns end in "in",
+    # "at", "to" or "by", then spaces, then perhaps "the" and spaces (`str.rstrip`
+    # strips the same spaces as the patterns' `\s`). Most places fail it, and
+    # skip the searches.
+    tail = before.rstrip()
+    if len(tail) == len(before) or not (tail[-2:] in _PREPOSITIONS or tail.endswith("the")):
         return False
     if _VENUE_BEFORE.search(before):
         return True
     return bool(_AT_BEFORE.search(before) and _VENUE_AFTER.match(text, end))
-
-
-def _may_be_venue(before: str) -> bool:
-    """A cheap test every venue passes: both venue patterns end in "in", "at",
-    "to" or "by", then spaces, then perhaps "the" and spaces (`str.rstrip` strips
-    the same spaces as the patterns' `\\s`). Most places fail it, and skip the
-    searches."""
-    tail = before.rstrip()
-    if len(tail) == len(before):
-        return False
-    return tail[-2:] in _PREPOSITIONS or tail.endswith("the")
 
 
 _PREPOSITIONS = frozenset({"in", "at", "to", "by"})
@@ -140,6 +148,68 @@ def term_sum(weights: Iterable[float]) -> float:
     return ordered[0] + REPEAT * sum(ordered[1:]) if ordered else 0.0
 
 
+class Evidence(Protocol):
+    """What scoring reads of one match that counted: a `Hit`, or the classifier's
+    own cheaper record of one (`classify` needs no `Hit` per match)."""
+
+    @property
+    def region(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def venue(self) -> bool: ...
+
+
+E = TypeVar("E", bound=Evidence)
+
+
+class Ranked(NamedTuple):
+    """A region's evidence added up: its score and its best kind of rule."""
+
+    region: str
+    score: float
+    kind: str  # the best kind among its matches (a venue alone: "venue")
+
+
+class Ranking:
+    """Adds up each region's evidence and orders the regions (`rank`), for one
+    list of regions and one precedence of rule kinds."""
+
+    def __init__(self, regions: Sequence[str], precedence: Sequence[str]) -> None:
+        self._rank = {kind: i for i, kind in enumerate(precedence)}
+        self._order = {name: i for i, name in enumerate(regions)}
+
+    def rank(self, evidence: Iterable[E]) -> tuple[list[Ranked], dict[str, list[E]]]:
+        """Every region with evidence, best first: by best kind, then score, then
+        order; and each region's evidence, in the order given."""
+        by_region: dict[str, list[E]] = {}
+        for e in evidence:
+            by_region.setdefault(e.region, []).append(e)
+        ranked = [self._score(region, found) for region, found in by_region.items()]
+        if len(ranked) > 1:
+            ranked.sort(key=self._sort_key)
+        return ranked, by_region
+
+    def _score(self, region: str, found: list[E]) -> Ranked:
+        if len(found) == 1:  # the usual case, in short: one term, counted in full
+            e = found[0]
+            return Ranked(region, round(e.weight, 3), "venue" if e.venue else e.kind)
+        terms: dict[tuple[str, str], list[float]] = {}
+        for e in found:
+            terms.setdefault((e.kind, e.pattern), []).append(e.weight)
+        score = round(sum(term_sum(w) for w in terms.values()), 3)
+        decisive = [e.kind for e in found if not e.venue]
+        kind = min(decisive, key=self._rank.__getitem__) if decisive else "venue"
+        return Ranked(region, score, kind)
+
+    def _sort_key(self, r: Ranked) -> tuple[int, float, int]:
+        return (self._rank.get(r.kind, len(self._rank)), -r.score, self._order.get(r.region, 0))
+
+
 # Stable sorts by weight, heaviest first: `reverse=True` keeps equal weights in order.
 _WEIGHT = attrgetter("weight")
 
@@ -148,37 +218,33 @@ def region_scores(
     hits: Sequence[Hit], regions: Sequence[str], precedence: Sequence[str]
 ) -> list[RegionScore]:
     """Every region with evidence, best first: by best kind, then score, then order."""
-    by_region: dict[str, list[Hit]] = {}
-    for hit in hits:
-        if hit.cancelled_by is None:
-            by_region.setdefault(hit.match.region, []).append(hit)
-    if not by_region:
-        return []
-    rank = {kind: i for i, kind in enumerate(precedence)}
-    scored = [_region_score(region, found, rank) for region, found in by_region.items()]
-    if len(scored) > 1:
-        order = {name: i for i, name in enumerate(regions)}
-        last = len(rank)
-        scored.sort(key=lambda r: (rank.get(r.kind, last), -r.score, order.get(r.region, 0)))
-    return scored
+    counted = [h for h in hits if h.cancelled_by is None]
+    ranked, by_region = Ranking(regions, precedence).rank(counted)
+    return [
+        RegionScore(
+            r.region, r.score, r.kind, tuple(sorted(by_region[r.region], key=_WEIGHT, reverse=True))
+        )
+        for r in ranked
+    ]
 
 
-def _region_score(region: str, found: list[Hit], rank: dict[str, int]) -> RegionScore:
-    terms: dict[tuple[str, str], list[float]] = {}
-    for h in found:
-        terms.setdefault((h.match.kind, h.match.pattern), []).append(h.weight)
-    score = round(sum(term_sum(w) for w in terms.values()), 3)
-    decisive = [h.match.kind for h in found if not h.venue]
-    kind = min(decisive, key=rank.__getitem__) if decisive else "venue"
-    ordered = tuple(sorted(found, key=_WEIGHT, reverse=True))
-    return RegionScore(region, score, kind, ordered)
+class Scored(Protocol):
+    """A region's added-up evidence: a `Ranked` or a `RegionScore`."""
+
+    @property
+    def region(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def kind(self) -> str: ...
 
 
-def decide(
-    scores: Sequence[RegionScore], near_tie: float
-) -> tuple[RegionScore | None, tuple[str, ...], bool]:
+S = TypeVar("S", bound=Scored)
+
+
+def decide(scores: Sequence[S], near_tie: float) -> tuple[S | None, tuple[str, ...], bool]:
     """The winner (None: the fallback), the other candidates, and whether it is a
-    near thing. `scores` comes from `region_scores`, best first."""
+    near thing. `scores` comes from `region_scores` or `Ranking.rank`, best first."""
     if not scores or scores[0].kind == "venue":
         return None, (), False
     winner = scores[0]
@@ -191,3 +257,15 @@ def decide(
 def deciding_hit(winner: RegionScore) -> Hit:
     """The winner's heaviest match of its best kind: the rule shown as deciding."""
     return next(h for h in winner.hits if h.match.kind == winner.kind and not h.venue)
+
+
+def deciding(found: Iterable[E], winner: Ranked) -> E:
+    """`deciding_hit` from the winner's evidence as `Ranking.rank` gave it: the
+    first of its heaviest matches of its best kind that is not a venue."""
+    best: E | None = None
+    for e in found:
+        if e.kind == winner.kind and not e.venue and (best is None or e.weight > best.weight):
+            best = e
+    if best is None:
+        raise ValueError(f"no deciding match for {winner.region}")
+    return best
