@@ -260,18 +260,19 @@ def _inside(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, in
 class _Subject:
     """One item, folded once for every rule that reads it."""
 
+    __slots__ = ("cancels", "feed", "fields", "paths", "story", "tags")
+
     def __init__(self, item: Item) -> None:
-        self.fields = {
-            "title": tx.Folded(tx.clip(_str(item.title))),
-            "lede": tx.Folded(tx.clip(_str(item.lede))),
-        }
-        tags = item.tags if isinstance(item.tags, tuple | list) else ()
-        self.tags = tx.tag_keys(tuple(tags))
-        self.tag_set = {key for key, _ in self.tags}
-        self.paths = list(tx.url_paths(_str(item.url), _str(item.canonical_url)))
+        title = tx.Folded(tx.clip(_str(item.title)))
+        lede = tx.Folded(tx.clip(_str(item.lede)))
+        self.fields = {"title": title, "lede": lede}
+        self.story = (title.text, lede.text)
+        tags = item.tags
+        # (most items have no tags: no call for them)
+        self.tags = tx.tag_keys(tuple(tags)) if tags and isinstance(tags, tuple | list) else []
+        self.paths = tx.url_paths(_str(item.url), _str(item.canonical_url))
         self.feed = _str(item.feed)
         self.cancels: dict[tuple[int, int], str | None] = {}
-        self.story = (self.fields["title"].text, self.fields["lede"].text)
 
 
 def _str(value: object) -> str:
@@ -374,6 +375,8 @@ class Classifier:
         return Classification(winner.region, rule, self._others(others), uncertain)
 
     def _others(self, others: tuple[str, ...]) -> tuple[str, ...]:
+        if self._fallback not in others:  # the usual case: no copy
+            return others
         return tuple(r for r in others if r != self._fallback)
 
     # --- matching -----------------------------------------------------------
@@ -547,10 +550,8 @@ def _url_hits(region: _Region, paths: list[tx.Folded]) -> Iterator[tuple[_Patter
 
 def _find_exclusion(exclusion: _Exclusion, s: _Subject) -> str | None:
     if exclusion.kind == "tag":
-        if not exclusion.tags & s.tag_set:
-            return None
-        found = next(orig for key, orig in s.tags if key in exclusion.tags)
-        return f'tag "{found}"'
+        found = next((orig for key, orig in s.tags if key in exclusion.tags), None)
+        return None if found is None else f'tag "{found}"'
     if exclusion.regex is None:
         return None
     if exclusion.kind == "url":

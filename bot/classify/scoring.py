@@ -201,7 +201,8 @@ class Ranking:
         terms: dict[tuple[str, str], list[float]] = {}
         for e in found:
             terms.setdefault((e.kind, e.pattern), []).append(e.weight)
-        score = round(sum(term_sum(w) for w in terms.values()), 3)
+        # (a term matched once is its weight: `term_sum` without the sort)
+        score = round(sum([w[0] if len(w) == 1 else term_sum(w) for w in terms.values()]), 3)
         decisive = [e.kind for e in found if not e.venue]
         kind = min(decisive, key=self._rank.__getitem__) if decisive else "venue"
         return Ranked(region, score, kind)

@@ -134,13 +134,21 @@ def _fold_mixed(text: str) -> str:
 class Folded:
     """A text and its fold, with a way back from a span of the fold to the original."""
 
-    __slots__ = ("_ascii", "_ends", "original", "text")
+    __slots__ = ("_ends", "_one_to_one", "original", "text")
 
     def __init__(self, original: str) -> None:
         self.original = original
-        self._ascii = original.isascii()
-        self.text = original.lower() if self._ascii else _fold_mixed(original)  # `fold`
         self._ends: list[int] | None = None
+        # Whether each character folds to exactly one: then a span of the fold is
+        # the same span of the original. True of ASCII; of other text, found out
+        # when a span is first shown.
+        self._one_to_one: bool | None
+        if original.isascii():
+            self.text = original.lower()  # `fold`, in short
+            self._one_to_one = True
+        else:
+            self.text = _fold_mixed(original)
+            self._one_to_one = None
 
     def _offsets(self) -> list[int]:
         """Where each original character's fold ends in `text` (built once, on demand)."""
@@ -152,8 +160,10 @@ class Folded:
     def original_span(self, start: int, end: int) -> str:
         """The original text behind `self.text[start:end]` (with any accents that
         follow its last character)."""
-        if self._ascii:
-            return self.original[start:end]  # the fold is one lower-case char per char
+        if self._one_to_one is None:
+            self._one_to_one = _folds_one_to_one(self.original)
+        if self._one_to_one:
+            return self.original[start:end]
         ends = self._offsets()
         first = bisect_right(ends, start)  # the first character whose fold passes start
         if first >= len(ends):
@@ -165,6 +175,14 @@ class Folded:
         while last < len(self.original) and not _TABLE[ord(self.original[last])]:
             last += 1  # combining marks fold to nothing: they belong to the span
         return self.original[first:last]
+
+
+def _folds_one_to_one(text: str) -> bool:
+    """Whether every character of `text` folds to exactly one character (ASCII
+    ones do; most others, such as curly quotes and accented letters, do too).
+    Reads only the non-ASCII ones: cheaper than `Folded._offsets`."""
+    runs = _NON_ASCII_RUNS.findall(text)
+    return all(len(_TABLE[ord(char)]) == 1 for run in runs for char in run)
 
 
 def clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -395,8 +413,12 @@ def _path_of(url: str) -> str | None:
 def url_paths(*urls: str) -> list[Folded]:
     """The decoded, folded paths of the given URLs, each ending in "/" (a path
     several URLs share, once)."""
-    paths = dict.fromkeys(map(_normal_path, dict.fromkeys(urls)))
-    return [Folded(path) for path in paths if path is not None]
+    paths: list[str] = []
+    for url in dict.fromkeys(urls):
+        path = _normal_path(url)
+        if path is not None and path not in paths:
+            paths.append(path)
+    return [Folded(path) for path in paths]
 
 
 def _normal_path(url: str) -> str | None:
