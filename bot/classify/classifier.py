@@ -97,6 +97,9 @@ class _HitInfo:
     # qualifiers of the words it matched (`SharedNames.qualifiers`)
     patterns: tuple[tuple[_Pattern, int, Qualifiers], ...]
     phrase: bool  # it spans words: another keyword may start inside it
+    # it may hold another match: a phrase, or patterns that end in different
+    # places ("new york" and "new*")
+    nested: bool
 
 
 @dataclass
@@ -116,7 +119,8 @@ class _KeywordTable:
                 (p, end, self.shared.qualifiers(tx.hit_key(matched[:end])))
                 for p, end in self.lookup(matched)
             )
-            found = _HitInfo(patterns, _SEPARATED.search(matched) is not None)
+            phrase = _SEPARATED.search(matched) is not None
+            found = _HitInfo(patterns, phrase, phrase or len(patterns) > 1)
             if len(self.cache) < _CACHE_LIMIT:
                 self.cache[matched] = found
         return found
@@ -422,33 +426,41 @@ class Classifier:
             out.append(_Found(p.name, kind, p.text, 0.0, False, field, matched, p.source, by))
 
     def _keyword_hits(self, out: list[_Found], s: _Subject, name: str, keep: bool) -> None:
-        regex = self._keywords[name].regex
+        table = self._keywords[name]
+        regex = table.regex
         if regex is None:
             return
         text = s.fields[name].text
         first = len(out)
         nested = False  # whether one match may hold another (the regex's never overlap)
         for m in regex.finditer(text):
-            info = self._keyword_match(out, s, name, m, keep)
-            # several patterns behind one hit end in different places ("new york", "new*")
-            nested = nested or info.phrase or len(info.patterns) > 1
+            info = self._keyword_match(out, s, table, name, m, keep)
+            if not info.nested:
+                continue
+            nested = True
             if not info.phrase:
                 continue
             # a phrase: another keyword may start inside it ("Jong Un" in "Kim Jong Un")
             inner = regex.search(text, m.start() + 1, m.end())
             while inner is not None:
-                self._keyword_match(out, s, name, inner, keep)
+                self._keyword_match(out, s, table, name, inner, keep)
                 inner = regex.search(text, inner.start() + 1, m.end())
         if nested:
             _drop_inside(out, first, s.fields[name], keep)
 
     def _keyword_match(
-        self, out: list[_Found], s: _Subject, name: str, m: re.Match[str], keep: bool
+        self,
+        out: list[_Found],
+        s: _Subject,
+        table: _KeywordTable,
+        name: str,
+        m: re.Match[str],
+        keep: bool,
     ) -> _HitInfo:
         """Add the matches of the patterns behind one hit of a field's regex."""
         text = m.string
         start = m.start()
-        info = self._keywords[name].patterns_of(m.group())
+        info = table.patterns_of(m.group())
         for p, length, qualifiers in info.patterns:
             end = start + length
             by = self._cancelled_by(p, s) if p.excluded else None

@@ -40,15 +40,22 @@ REPEAT = 0.25  # a term found again adds this share of its weight
 # "talks in", "a summit in", "a conference at", "hosted by", "a pact signed in".
 # Read on folded text; at most a few words between the meeting and the place.
 _MEETING = (
-    r"talks?|summit|summits|conference|meeting|meetings|meet|meets|met|forum|negotiations"
-    r"|gathering|pact|accord|treaty|deal|expo|visit|visits|visiting|trip|session|round"
+    "talk|talks|summit|summits|conference|meeting|meetings|meet|meets|met|forum|negotiations"
+    "|gathering|pact|accord|treaty|deal|expo|visit|visits|visiting|trip|session|round"
 )
-_VENUE_BEFORE = re.compile(
-    rf"(?:\b(?:{_MEETING})\b[^.;:!?|]{{0,30}}?\b(?:in|at|to)|\bhosted\s+(?:by|in))"
-    r"\s+(?:the\s+)?$"
+# Both patterns before a place end where the place starts, so they are matched
+# on the words before it read backwards, from their start, rather than searched
+# for at every position ("talks in the " reads " eht ni sklat"): the same matches
+# for a fraction of the work. Forwards they read
+#   (?:\b(?:MEETING)\b[^.;:!?|]{0,30}?\b(?:in|at|to)|\bhosted\s+(?:by|in))\s+(?:the\s+)?$
+#   \b(?:at|in)\s+(?:the\s+)?$  (then a meeting right after the place: "at Ankara talks")
+_MEETING_BACKWARDS = "|".join(word[::-1] for word in _MEETING.split("|"))
+_VENUE_BEFORE_BACKWARDS = re.compile(
+    r"(?:\s+eht)?\s+"
+    rf"(?:(?:ni|ta|ot)\b[^.;:!?|]{{0,30}}?\b(?:{_MEETING_BACKWARDS})\b|(?:yb|ni)\s+detsoh\b)"
 )
+_AT_BEFORE_BACKWARDS = re.compile(r"(?:\s+eht)?\s+(?:ta|ni)\b")
 _VENUE_AFTER = re.compile(r"[\s-]+(?:talks|summit|conference|meeting|forum|negotiations)\b")
-_AT_BEFORE = re.compile(r"\b(?:at|in)\s+(?:the\s+)?$")
 _LOOK_BACK = 60
 
 
@@ -113,9 +120,10 @@ def is_venue(text: str, start: int, end: int) -> bool:
     tail = before.rstrip()
     if len(tail) == len(before) or not (tail[-2:] in _PREPOSITIONS or tail.endswith("the")):
         return False
-    if _VENUE_BEFORE.search(before):
+    backwards = before[::-1]
+    if _VENUE_BEFORE_BACKWARDS.match(backwards):
         return True
-    return bool(_AT_BEFORE.search(before) and _VENUE_AFTER.match(text, end))
+    return bool(_AT_BEFORE_BACKWARDS.match(backwards) and _VENUE_AFTER.match(text, end))
 
 
 _PREPOSITIONS = frozenset({"in", "at", "to", "by"})
