@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -83,7 +83,6 @@ class _Pattern:
     weight: float = 1.0
     label: bool = False  # a region's own name or alias (a tag)
     excluded: bool = False  # its rule has `not` phrases
-    prefix: str = ""  # a stem's key, to check a hit against
     # a keyword's words and whether it is a stem: its own regex (`_body`) finds
     # where it ends in a hit
     keyword: tuple[tuple[str, ...], bool] | None = None
@@ -107,8 +106,9 @@ class _KeywordTable:
     shared: SharedNames
     keywords: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)
     literal: dict[str, list[_Pattern]] = field(default_factory=dict)
-    stems: dict[str, list[_Pattern]] = field(default_factory=dict)
-    regex: re.Pattern[str] | None = None
+    # a stem's patterns by the first letters of its key, each with the whole key
+    stems: dict[str, list[tuple[str, _Pattern]]] = field(default_factory=dict)
+    regex: tx.KeywordRegex | None = None
     # The same few hundred names come up again and again: remember their lookups.
     cache: dict[str, _HitInfo] = field(default_factory=dict)
 
@@ -126,13 +126,13 @@ class _KeywordTable:
         return found
 
     def add(self, pattern: _Pattern, parts: tuple[str, ...], stem: bool) -> None:
+        """Add a keyword pattern (made with `keyword=(parts, stem)`)."""
         self.keywords.append((parts, stem))
         key = tx.keyword_key(parts)
-        own = replace(pattern, prefix=key if stem else "", keyword=(parts, stem))
         if stem:
-            self.stems.setdefault(key[:_STEM_INDEX], []).append(own)
+            self.stems.setdefault(key[:_STEM_INDEX], []).append((key, pattern))
         else:
-            self.literal.setdefault(key, []).append(own)
+            self.literal.setdefault(key, []).append(pattern)
 
     def lookup(self, matched: str) -> Iterator[tuple[_Pattern, int]]:
         """The patterns behind a hit, each with where it ends in the hit.
@@ -145,17 +145,17 @@ class _KeywordTable:
             for p in self.literal.get(" ".join(words[:n]), ()):
                 yield from _ends(p, matched)
         for n in range(min(_STEM_INDEX, len(key)), 0, -1):
-            for p in self.stems.get(key[:n], ()):
-                if key.startswith(p.prefix):
+            for prefix, p in self.stems.get(key[:n], ()):
+                if key.startswith(prefix):
                     yield from _ends(p, matched)
 
     def compile(
-        self, cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]]
+        self, cache: dict[tuple[tuple[tuple[str, ...], bool], ...], tx.KeywordRegex]
     ) -> None:
         # The title's and the lede's tables usually hold the same keywords: one regex.
         key = tuple(self.keywords)
         if key not in cache:
-            cache[key] = tx.keyword_alternation(self.keywords)
+            cache[key] = tx.keyword_regex(self.keywords)
         self.regex = cache[key]
 
 
@@ -308,7 +308,7 @@ class Classifier:
                 label=True,
             )
             self._tags.setdefault(key, []).append(fallback)
-        cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]] = {}
+        cache: dict[tuple[tuple[tuple[str, ...], bool], ...], tx.KeywordRegex] = {}
         for table in self._keywords.values():
             table.compile(cache)
         self._url_regions = [r for r in self._regions if r.urls.regex is not None]
@@ -427,10 +427,10 @@ class Classifier:
 
     def _keyword_hits(self, out: list[_Found], s: _Subject, name: str, keep: bool) -> None:
         table = self._keywords[name]
-        regex = table.regex
-        if regex is None:
+        if table.regex is None:
             return
         text = s.fields[name].text
+        regex = table.regex.on(text)
         first = len(out)
         nested = False  # whether one match may hold another (the regex's never overlap)
         for m in regex.finditer(text):
@@ -527,8 +527,16 @@ class Classifier:
         source = f"regions[{region.index}].rules[{j}]"
         fields = tuple(f for f in FIELDS if f in rule.fields)
         for text in rule.patterns:
+            parsed = tx.keyword_parts(text) if rule.kind == "keyword" else None
             pattern = _Pattern(
-                text, source, region.index, region.name, j, rule.weight, excluded=bool(rule.exclude)
+                text,
+                source,
+                region.index,
+                region.name,
+                j,
+                rule.weight,
+                excluded=bool(rule.exclude),
+                keyword=parsed,
             )
             if rule.kind == "tag":
                 key = tx.tag_key(text)
@@ -538,11 +546,9 @@ class Classifier:
                 body = tx.url_pattern(text)
                 if body is not None:
                     region.urls.entries.append((re.compile(body), pattern))
-            else:
-                parsed = tx.keyword_parts(text)
-                if parsed is not None:
-                    for name in fields:
-                        self._keywords[name].add(pattern, *parsed)
+            elif parsed is not None:
+                for name in fields:
+                    self._keywords[name].add(pattern, *parsed)
         if rule.exclude:
             region.exclusions[j] = compile_exclusion(rule.kind, rule.exclude, fields)
 

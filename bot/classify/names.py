@@ -13,7 +13,7 @@ What it does not do: decide regions or weigh evidence.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -28,8 +28,7 @@ _GAP = r"[\s,.;:()'\"\-]*"
 @dataclass(frozen=True)
 class _Qualifier:
     """One shared name's qualifiers, each compiled on first use: a name's
-    qualifiers are read only when the name matches, and compiling the word
-    boundaries of a keyword regex costs milliseconds (see `text.WORD_CHAR`)."""
+    qualifiers are read only when the name matches."""
 
     name: str
     source: str
@@ -38,27 +37,27 @@ class _Qualifier:
     not_with: tuple[str, ...]
 
     @cached_property
-    def before(self) -> re.Pattern[str] | None:
+    def before(self) -> tx.KeywordRegex | None:
         """Words right after the name."""
-        body = _alternation(self.not_before)
-        return re.compile(_GAP + "(?:" + body + ")") if body else None
+        return _regex(self.not_before, lambda body: _GAP + "(?:" + body + ")")
 
     @cached_property
-    def after(self) -> re.Pattern[str] | None:
+    def after(self) -> tx.KeywordRegex | None:
         """Words right before the name."""
-        body = _alternation(self.not_after)
-        return re.compile("(?:" + body + ")" + _GAP + "$") if body else None
+        return _regex(self.not_after, lambda body: "(?:" + body + ")" + _GAP + "$")
 
     @cached_property
-    def context(self) -> re.Pattern[str] | None:
+    def context(self) -> tx.KeywordRegex | None:
         """Words anywhere in the story."""
-        body = _alternation(self.not_with)
-        return re.compile(body) if body else None
+        return _regex(self.not_with, lambda body: body)
 
 
-def _alternation(phrases: tuple[str, ...]) -> str | None:
+def _regex(phrases: tuple[str, ...], wrap: Callable[[str], str]) -> tx.KeywordRegex | None:
+    """The phrases' `text.keyword_pattern`, put in context by `wrap`."""
     keywords = [k for k in map(tx.keyword_parts, phrases) if k is not None]
-    return tx.keyword_pattern(keywords) if keywords else None
+    if not keywords:
+        return None
+    return tx.KeywordRegex(lambda word: wrap(tx.keyword_pattern(keywords, word)))
 
 
 def _compile(index: int, shared: SharedName) -> _Qualifier:
@@ -110,13 +109,14 @@ class SharedNames:
     ) -> str | None:
         """`veto` with the match's qualifiers already looked up."""
         for q in found:
-            if q.before is not None and (m := q.before.match(text, end)):
+            if q.before is not None and (m := q.before.on(text).match(text, end)):
                 return f'{q.source}: "{q.name}" followed by "{m.group().strip(_STRIP)}"'
-            if q.after is not None and (m := q.after.search(text, max(0, start - 80), start)):
+            after = q.after
+            if after is not None and (m := after.on(text).search(text, max(0, start - 80), start)):
                 return f'{q.source}: "{q.name}" after "{m.group().strip(_STRIP)}"'
             if q.context is not None:
                 for field in story:
-                    if m := q.context.search(field):
+                    if m := q.context.on(field).search(field):
                         return f'{q.source}: "{q.name}" with "{m.group()}" in the story'
         return None
 

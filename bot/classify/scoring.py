@@ -4,12 +4,15 @@ What it does: gives each match that counts a weight (`weigh`) from its rule's
 kind, the field it is in (the title above the lede), how early in the title it
 is, its rule's own `weight`, and whether it names only the place of a meeting
 ("talks in Geneva", "a summit hosted by Turkey", "at Ankara talks": a venue
-weighs `VENUE` of a party); then adds a region's matches up (`region_scores`:
+weighs `VENUE` of a party); then adds a region's matches up (`Ranking.rank`:
 each distinct term counts once in full, its repeats a little) and decides
 (`decide`): the best kind of rule in `classify.precedence` still decides (a site
 tag beats any number of keywords), the region with the most evidence of that
 kind wins, and a runner-up within `classify.near_tie` of the winner makes the
-placement uncertain. A region whose only evidence is a venue never wins.
+placement uncertain. A region whose only evidence is a venue never wins. The
+matches may be `Hit`s or any lighter record with the same fields (`Evidence`:
+`classify` makes no `Hit` per match); `region_scores` returns the regions as
+`RegionScore`s with their hits, for `explain`.
 
 What it does not do: find matches (`bot.classify.classifier`) or print anything
 (`bot.classify.report`).
