@@ -1,17 +1,18 @@
 """The region classifier: rules compiled once, then a pure `classify(item)`.
 
 What it does: builds, from the config, one table per rule kind for all regions
-at once (a tag dictionary, one alternation regex per field for every region's
-keywords, a url regex per region, the feeds' default regions, the shared-name
-qualifiers of `classify.names`), finds every match in an item, drops the ones
-that do not count (a `not` phrase of their rule, a shared-name qualifier, or a
-longer match around them: "Sudan" inside "South Sudan", "Wales" inside "New
-South Wales"), weighs the rest and decides (`bot.classify.scoring`): the best
-kind of rule decides (`classify.precedence`, default tag > url > keyword >
-feed), then the region with the most evidence of it; a near tie is flagged
-`uncertain`. An item nothing matches goes to the fallback section, never
-dropped. `explain` returns the same decision with every region's score and
-every match, counted or not.
+at once (`bot.classify.tables`: a tag dictionary, one alternation regex per field
+for every region's keywords, a url regex per region; the feeds' default regions,
+the shared-name qualifiers of `classify.names`), finds every match in an item,
+drops the ones that do not count (a `not` phrase of their rule, a shared-name
+qualifier, or a longer match around them: "Sudan" inside "South Sudan", "Wales"
+inside "New South Wales"), weighs the rest and decides (`bot.classify.scoring`):
+the best kind of rule decides (`classify.precedence`, default tag > url >
+keyword > feed), then the region with the most evidence of it; a near tie is
+flagged `uncertain`. An item nothing matches goes to the fallback section, never
+dropped. `classify` weighs its matches as light records (`_Found`) and makes a
+`RuleMatch` of the deciding one only; `explain` returns the same decision with
+every region's score and every match as a `Hit`, counted or not.
 
 What it does not do: read or write the store, judge the rules (`lint_rules`), or
 format anything for people (`bot.classify.report`).
@@ -20,24 +21,28 @@ format anything for people (`bot.classify.report`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from bot.classify import scoring as sc
 from bot.classify import text as tx
-from bot.classify.names import Qualifiers, SharedNames
+from bot.classify.names import SharedNames
 from bot.classify.scoring import Hit, RegionScore
+from bot.classify.tables import (
+    Exclusion,
+    HitInfo,
+    KeywordTable,
+    Region,
+    RulePattern,
+    compile_exclusion,
+    url_hits,
+)
 from bot.config import Config, RegionConfig, Rule
 from bot.types import Classification, Item, RuleMatch
 
 KINDS = ("tag", "url", "keyword", "feed")
 FIELDS = ("title", "lede")
 MAX_EXPLAIN_HITS = 200
-_STEM_INDEX = 3  # stems are looked up by their first letters
-_CACHE_LIMIT = 20_000  # distinct keyword hits remembered per field
-_SEPARATED = re.compile(r"[\s\-]")
 
 
 @dataclass(frozen=True)
@@ -71,138 +76,6 @@ class Explanation:
 
     def score_of(self, region: str) -> float:
         return next((s.score for s in self.scores if s.region == region), 0.0)
-
-
-@dataclass(frozen=True)
-class _Pattern:
-    text: str  # as written in the config
-    source: str
-    region: int
-    name: str  # the region's
-    rule: int | None  # index in the region's rules; None for a name or alias
-    weight: float = 1.0
-    label: bool = False  # a region's own name or alias (a tag)
-    excluded: bool = False  # its rule has `not` phrases
-    # a keyword's words and whether it is a stem: its own regex (`_body`) finds
-    # where it ends in a hit
-    keyword: tuple[tuple[str, ...], bool] | None = None
-
-
-@dataclass(frozen=True)
-class _HitInfo:
-    """What a keyword hit's text alone tells: the same for every item it is in."""
-
-    # each pattern behind the hit, where it ends in the hit, and the shared-name
-    # qualifiers of the words it matched (`SharedNames.qualifiers`)
-    patterns: tuple[tuple[_Pattern, int, Qualifiers], ...]
-    phrase: bool  # it spans words: another keyword may start inside it
-    # it may hold another match: a phrase, or patterns that end in different
-    # places ("new york" and "new*")
-    nested: bool
-
-
-@dataclass
-class _KeywordTable:
-    shared: SharedNames
-    keywords: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)
-    literal: dict[str, list[_Pattern]] = field(default_factory=dict)
-    # a stem's patterns by the first letters of its key, each with the whole key
-    stems: dict[str, list[tuple[str, _Pattern]]] = field(default_factory=dict)
-    regex: tx.KeywordRegex | None = None
-    # The same few hundred names come up again and again: remember their lookups.
-    cache: dict[str, _HitInfo] = field(default_factory=dict)
-
-    def patterns_of(self, matched: str) -> _HitInfo:
-        found = self.cache.get(matched)
-        if found is None:
-            patterns = tuple(
-                (p, end, self.shared.qualifiers(tx.hit_key(matched[:end])))
-                for p, end in self.lookup(matched)
-            )
-            phrase = _SEPARATED.search(matched) is not None
-            found = _HitInfo(patterns, phrase, phrase or len(patterns) > 1)
-            if len(self.cache) < _CACHE_LIMIT:
-                self.cache[matched] = found
-        return found
-
-    def add(self, pattern: _Pattern, parts: tuple[str, ...], stem: bool) -> None:
-        """Add a keyword pattern (made with `keyword=(parts, stem)`)."""
-        self.keywords.append((parts, stem))
-        key = tx.keyword_key(parts)
-        if stem:
-            self.stems.setdefault(key[:_STEM_INDEX], []).append((key, pattern))
-        else:
-            self.literal.setdefault(key, []).append(pattern)
-
-    def lookup(self, matched: str) -> Iterator[tuple[_Pattern, int]]:
-        """The patterns behind a hit, each with where it ends in the hit.
-
-        The regex reports only the longest phrase at a position, but a shorter
-        one starting there matched too (and counts if the longer one does not)."""
-        key = tx.hit_key(matched)
-        words = key.split(" ")
-        for n in range(len(words), 0, -1):
-            for p in self.literal.get(" ".join(words[:n]), ()):
-                yield from _ends(p, matched)
-        for n in range(min(_STEM_INDEX, len(key)), 0, -1):
-            for prefix, p in self.stems.get(key[:n], ()):
-                if key.startswith(prefix):
-                    yield from _ends(p, matched)
-
-    def compile(
-        self, cache: dict[tuple[tuple[tuple[str, ...], bool], ...], tx.KeywordRegex]
-    ) -> None:
-        # The title's and the lede's tables usually hold the same keywords: one regex.
-        key = tuple(self.keywords)
-        if key not in cache:
-            cache[key] = tx.keyword_regex(self.keywords)
-        self.regex = cache[key]
-
-
-@lru_cache(maxsize=8192)
-def _body(parts: tuple[str, ...], stem: bool) -> re.Pattern[str]:
-    """One keyword's own regex (the same for the title's table and the lede's),
-    compiled when a hit first needs it: most keywords never match."""
-    return re.compile(tx.keyword_body(parts, stem))
-
-
-def _ends(pattern: _Pattern, matched: str) -> Iterator[tuple[_Pattern, int]]:
-    m = _body(*pattern.keyword).match(matched) if pattern.keyword else None
-    if m:
-        yield pattern, m.end()
-
-
-@dataclass
-class _UrlTable:
-    entries: list[tuple[re.Pattern[str], _Pattern]] = field(default_factory=list)
-    regex: re.Pattern[str] | None = None
-
-
-@dataclass
-class _Exclusion:
-    """A rule's `not` phrases, compiled on first use: most never need to be."""
-
-    kind: str
-    fields: tuple[str, ...]
-    phrases: tuple[str, ...]
-    tags: frozenset[str] = frozenset()
-    _regex: re.Pattern[str] | None = None
-    _compiled: bool = False
-
-    @property
-    def regex(self) -> re.Pattern[str] | None:
-        if not self._compiled:
-            self._regex = _exclusion_regex(self.kind, self.phrases)
-            self._compiled = True
-        return self._regex
-
-
-@dataclass
-class _Region:
-    index: int
-    name: str
-    urls: _UrlTable = field(default_factory=_UrlTable)
-    exclusions: dict[int, _Exclusion] = field(default_factory=dict)
 
 
 class _Found(NamedTuple):
@@ -292,14 +165,14 @@ class Classifier:
         self._precedence: tuple[str, ...] = tuple(config.classify.precedence)
         self._near_tie = config.classify.near_tie
         self._shared = SharedNames(config.classify.names)
-        self._tags: dict[str, list[_Pattern]] = {}
-        self._keywords = {name: _KeywordTable(self._shared) for name in FIELDS}
-        self._feeds: dict[str, _Pattern] = {}
+        self._tags: dict[str, list[RulePattern]] = {}
+        self._keywords = {name: KeywordTable(self._shared) for name in FIELDS}
+        self._feeds: dict[str, RulePattern] = {}
         self._regions = [self._compile_region(i, r) for i, r in enumerate(config.regions)]
         # The fallback's own name is the site's label for it too ("Analysis | Global").
         key = tx.tag_key(self._fallback)
         if key:
-            fallback = _Pattern(
+            fallback = RulePattern(
                 self._fallback,
                 "fallback.name",
                 len(self._regions),
@@ -320,7 +193,7 @@ class Classifier:
         for i, feed in enumerate(config.feeds):
             if feed.region is not None and feed.region in index:
                 source = f"feeds[{i}].region"
-                self._feeds[feed.name] = _Pattern(
+                self._feeds[feed.name] = RulePattern(
                     feed.name, source, index[feed.region], feed.region, None
                 )
         self._ranking = sc.Ranking(self._names, self._precedence)
@@ -397,7 +270,7 @@ class Classifier:
                 self._add(out, s, p, ("tag", "tags", original), keep)
         paths = self._matching_paths(s)
         for region in self._url_regions if paths else ():
-            for p, matched in _url_hits(region, paths):
+            for p, matched in url_hits(region, paths):
                 self._add(out, s, p, ("url", "url", matched), keep)
         for name in FIELDS:
             self._keyword_hits(out, s, name, keep)
@@ -412,7 +285,7 @@ class Classifier:
         return [p for p in s.paths if regex.search(p.text)] if regex is not None else []
 
     def _add(
-        self, out: list[_Found], s: _Subject, p: _Pattern, what: tuple[str, str, str], keep: bool
+        self, out: list[_Found], s: _Subject, p: RulePattern, what: tuple[str, str, str], keep: bool
     ) -> None:
         """Add a tag, url or feed match; `what`: its kind, field and matched text."""
         kind, field, matched = what
@@ -452,11 +325,11 @@ class Classifier:
         self,
         out: list[_Found],
         s: _Subject,
-        table: _KeywordTable,
+        table: KeywordTable,
         name: str,
         m: re.Match[str],
         keep: bool,
-    ) -> _HitInfo:
+    ) -> HitInfo:
         """Add the matches of the patterns behind one hit of a field's regex."""
         text = m.string
         start = m.start()
@@ -492,7 +365,7 @@ class Classifier:
                 )
         return info
 
-    def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
+    def _cancelled_by(self, p: RulePattern, s: _Subject) -> str | None:
         if not p.excluded or p.rule is None or p.region >= len(self._regions):
             return None
         region = self._regions[p.region]
@@ -506,8 +379,8 @@ class Classifier:
 
     # --- compiling -------------------------------------------------------------
 
-    def _compile_region(self, index: int, config: RegionConfig) -> _Region:
-        region = _Region(index, config.name)
+    def _compile_region(self, index: int, config: RegionConfig) -> Region:
+        region = Region(index, config.name)
         implicit = [(config.name, f"regions[{index}].name")] + [
             (alias, f"regions[{index}].aliases[{j}]") for j, alias in enumerate(config.aliases)
         ]
@@ -515,7 +388,7 @@ class Classifier:
             key = tx.tag_key(text)
             if key:
                 self._tags.setdefault(key, []).append(
-                    _Pattern(text, source, index, config.name, None, label=True)
+                    RulePattern(text, source, index, config.name, None, label=True)
                 )
         for j, rule in enumerate(config.rules):
             self._compile_rule(region, j, rule)
@@ -523,12 +396,12 @@ class Classifier:
             region.urls.regex = tx.url_alternation([e[0].pattern for e in region.urls.entries])
         return region
 
-    def _compile_rule(self, region: _Region, j: int, rule: Rule) -> None:
+    def _compile_rule(self, region: Region, j: int, rule: Rule) -> None:
         source = f"regions[{region.index}].rules[{j}]"
         fields = tuple(f for f in FIELDS if f in rule.fields)
         for text in rule.patterns:
             parsed = tx.keyword_parts(text) if rule.kind == "keyword" else None
-            pattern = _Pattern(
+            pattern = RulePattern(
                 text,
                 source,
                 region.index,
@@ -553,20 +426,7 @@ class Classifier:
             region.exclusions[j] = compile_exclusion(rule.kind, rule.exclude, fields)
 
 
-def _url_hits(region: _Region, paths: list[tx.Folded]) -> Iterator[tuple[_Pattern, str]]:
-    table = region.urls
-    if table.regex is None:
-        return
-    for path in paths:
-        if table.regex.search(path.text) is None:
-            continue  # the usual case, in one search
-        for regex, pattern in table.entries:  # a handful: each on its own
-            m = regex.search(path.text)
-            if m:
-                yield pattern, path.original_span(m.start(), m.end())
-
-
-def _find_exclusion(exclusion: _Exclusion, s: _Subject) -> str | None:
+def _find_exclusion(exclusion: Exclusion, s: _Subject) -> str | None:
     if exclusion.kind == "tag":
         found = next((orig for key, orig in s.tags if key in exclusion.tags), None)
         return None if found is None else f'tag "{found}"'
@@ -584,17 +444,3 @@ def _find_exclusion(exclusion: _Exclusion, s: _Subject) -> str | None:
         if m:
             return f'"{folded.original_span(m.start(), m.end())}" in {name}'
     return None
-
-
-def compile_exclusion(kind: str, phrases: tuple[str, ...], fields: tuple[str, ...]) -> _Exclusion:
-    """A rule's `not` list, read like patterns of the rule's own kind."""
-    keys = frozenset(k for k in map(tx.tag_key, phrases) if k) if kind == "tag" else frozenset()
-    return _Exclusion(kind, fields, phrases, tags=keys)
-
-
-def _exclusion_regex(kind: str, phrases: tuple[str, ...]) -> re.Pattern[str] | None:
-    if kind == "url":
-        bodies = [b for b in map(tx.url_pattern, phrases) if b is not None]
-        return tx.url_alternation(bodies) if bodies else None
-    keywords = [k for k in map(tx.keyword_parts, phrases) if k is not None]
-    return tx.keyword_alternation(keywords) if keywords else None

@@ -12,7 +12,9 @@ regular expressions or lookup keys:
   only at edges written in scripts that separate words with spaces: an edge in
   CJK, kana, Hangul, Thai, Lao, Khmer or Myanmar matches inside a run of text
   (those scripts attach words and particles without spaces), so "中国" matches
-  "中国政府" while "Iran" never matches "Tirana".
+  "中国政府" while "Iran" never matches "Tirana". A keyword regex is compiled in
+  a cheap form for text with no character of those scripts, and in the exact
+  form only when such a text comes (`KeywordRegex`).
 - tags: exact keys, folded, trimmed, with runs of spaces, hyphens and
   underscores read as one space ("Asia-Pacific" is "asia pacific").
 - url patterns: path fragments, matched as a case-insensitive SUBSTRING of the
