@@ -269,9 +269,8 @@ class Classifier:
             for p in self._tags.get(key, ()):
                 self._add(out, s, p, ("tag", "tags", original), keep)
         paths = self._matching_paths(s)
-        for region in self._url_regions if paths else ():
-            for p, matched in url_hits(region, paths):
-                self._add(out, s, p, ("url", "url", matched), keep)
+        for p, matched in url_hits(self._url_regions, paths) if paths else ():
+            self._add(out, s, p, ("url", "url", matched), keep)
         for name in FIELDS:
             self._keyword_hits(out, s, name, keep)
         feed = self._feeds.get(s.feed)
@@ -291,9 +290,7 @@ class Classifier:
         kind, field, matched = what
         by = self._cancelled_by(p, s)
         if by is None:
-            weight = sc.weigh(
-                kind, field, label=p.label, rule_weight=p.weight, position=0.0, venue=False
-            )
+            weight = sc.fixed_weight(kind, p.label, p.weight)
             out.append(_Found(p.name, kind, p.text, weight, False, field, matched, p.source))
         elif keep:
             out.append(_Found(p.name, kind, p.text, 0.0, False, field, matched, p.source, by))

@@ -138,6 +138,12 @@ def weigh(
     """One match's weight. `position`: where in the title it starts, 0..1."""
     if kind == "keyword":
         return keyword_weight(field, rule_weight, position, venue)
+    return fixed_weight(kind, label, rule_weight)
+
+
+def fixed_weight(kind: str, label: bool, rule_weight: float) -> float:
+    """`weigh` of a tag, url or feed match, which neither its field nor its place
+    changes (positional arguments: the classifier calls it for every one)."""
     base = LABEL_TAG if kind == "tag" and label else KIND_WEIGHT[kind]
     return round(base * rule_weight, 4)
 

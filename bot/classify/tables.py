@@ -159,17 +159,19 @@ class Region:
     exclusions: dict[int, Exclusion] = field(default_factory=dict)
 
 
-def url_hits(region: Region, paths: list[tx.Folded]) -> Iterator[tuple[RulePattern, str]]:
-    table = region.urls
-    if table.regex is None:
-        return
-    for path in paths:
-        if table.regex.search(path.text) is None:
-            continue  # the usual case, in one search
-        for regex, pattern in table.entries:  # a handful: each on its own
-            m = regex.search(path.text)
-            if m:
-                yield pattern, path.original_span(m.start(), m.end())
+def url_hits(regions: list[Region], paths: list[tx.Folded]) -> list[tuple[RulePattern, str]]:
+    """Each url pattern of `regions` found in `paths`, with the words it matched."""
+    found = []
+    for region in regions:
+        table = region.urls
+        for path in paths:
+            if table.regex is None or table.regex.search(path.text) is None:
+                continue  # the usual case, in one search
+            for regex, pattern in table.entries:  # a handful: each on its own
+                m = regex.search(path.text)
+                if m:
+                    found.append((pattern, path.original_span(m.start(), m.end())))
+    return found
 
 
 def compile_exclusion(kind: str, phrases: tuple[str, ...], fields: tuple[str, ...]) -> Exclusion:

@@ -454,7 +454,15 @@ def url_paths(*urls: str) -> list[Folded]:
     """The decoded, folded paths of the given URLs, each ending in "/" (a path
     several URLs share, once)."""
     paths: list[str] = []
+    heads: set[str] = set()
     for url in dict.fromkeys(urls):
+        if url and isinstance(url, str):
+            # A URL that differs from one already read only in its query or
+            # fragment (a link and its canonical form, say) has the same path.
+            head = url[:MAX_URL_CHARS].partition("#")[0].partition("?")[0]
+            if head in heads:
+                continue
+            heads.add(head)
         path = _normal_path(url)
         if path is not None and path not in paths:
             paths.append(path)
