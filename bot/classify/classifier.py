@@ -339,27 +339,13 @@ class Classifier:
             if by is None:
                 venue = sc.is_venue(text, start, end)
                 weight = sc.keyword_weight(name, p.weight, start / (len(text) or 1), venue)
-                out.append(
-                    _Found(
-                        p.name,
-                        "keyword",
-                        p.text,
-                        weight,
-                        venue,
-                        name,
-                        "",
-                        p.source,
-                        None,
-                        start,
-                        end,
-                    )
-                )
             elif keep:
-                out.append(
-                    _Found(
-                        p.name, "keyword", p.text, 0.0, False, name, "", p.source, by, start, end
-                    )
-                )
+                venue, weight = False, 0.0
+            else:
+                continue
+            out.append(
+                _Found(p.name, "keyword", p.text, weight, venue, name, "", p.source, by, start, end)
+            )
         return info
 
     def _cancelled_by(self, p: RulePattern, s: _Subject) -> str | None:
