@@ -29,6 +29,8 @@ _SEPARATED = re.compile(r"[\s\-]")
 
 @dataclass(frozen=True)
 class RulePattern:
+    """One pattern of the config: as written, where, and for which region and rule."""
+
     text: str  # as written in the config
     source: str
     region: int
@@ -57,6 +59,9 @@ class HitInfo:
 
 @dataclass
 class KeywordTable:
+    """One field's keyword patterns: one regex for all, and the way back from a
+    hit of it to the patterns behind the hit (`patterns_of`)."""
+
     shared: SharedNames
     keywords: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)
     literal: dict[str, list[RulePattern]] = field(default_factory=dict)
@@ -128,6 +133,8 @@ def _ends(pattern: RulePattern, matched: str) -> Iterator[tuple[RulePattern, int
 
 @dataclass
 class UrlTable:
+    """A region's url patterns, each with its regex, and one regex for all."""
+
     entries: list[tuple[re.Pattern[str], RulePattern]] = field(default_factory=list)
     regex: re.Pattern[str] | None = None
 
