@@ -3,6 +3,7 @@ returns a configured region or the fallback, the same way every time."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.classify import Classifier, format_explanation, plan_reclassify
 from bot.classify.report import safe
+from bot.classify.scoring import is_venue
 from bot.classify.text import MAX_TEXT_CHARS
 from bot.config import load_config
 from bot.types import Item, StoredItem
@@ -133,3 +135,45 @@ def test_huge_fields_are_bounded_not_refused() -> None:
     )
     assert c.region == CLASSIFIER.regions[-1]
     assert c.rule is None
+
+
+# The venue rule as the README states it, written forwards (`is_venue` matches
+# the words before a place backwards, for speed): it must find the same venues.
+MEETING = (
+    r"talks?|summit|summits|conference|meeting|meetings|meet|meets|met|forum|negotiations"
+    r"|gathering|pact|accord|treaty|deal|expo|visit|visits|visiting|trip|session|round"
+)
+VENUE_BEFORE = re.compile(
+    rf"(?:\b(?:{MEETING})\b[^.;:!?|]{{0,30}}?\b(?:in|at|to)|\bhosted\s+(?:by|in))\s+(?:the\s+)?$"
+)
+AT_BEFORE = re.compile(r"\b(?:at|in)\s+(?:the\s+)?$")
+VENUE_AFTER = re.compile(r"[\s-]+(?:talks|summit|conference|meeting|forum|negotiations)\b")
+VENUE_WORDS = st.one_of(
+    st.sampled_from(
+        [
+            *MEETING.replace("?", "").split("|"),
+            *("hosted", "by", "in", "at", "to", "the", "the", "in"),
+            *("a", "é", "x" * 40, "中", "_", "intalks", "tothe"),
+        ]
+    ),
+    st.text(max_size=3),
+)
+SEPARATORS = st.sampled_from([" ", " ", "  ", "\n", "\t", "-", ", ", ". ", "|", ""])
+VENUE_TEXT = st.lists(st.tuples(VENUE_WORDS, SEPARATORS), max_size=8).map(
+    lambda pairs: "".join(word + gap for word, gap in pairs)
+)
+# how the words before a place end: most venues end so (and many parties too)
+VENUE_ENDS = st.sampled_from([" in ", " at ", " to ", " by ", " in the ", "at the  ", "\tin\n", ""])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(VENUE_TEXT, VENUE_ENDS, VENUE_TEXT)
+def test_venues_are_read_as_the_rule_is_written(words: str, ending: str, after: str) -> None:
+    before = words + ending
+    text = f"{before}gaza{after}"
+    start, end = len(before), len(before) + 4
+    near = text[max(0, start - 60) : start]
+    written = bool(
+        VENUE_BEFORE.search(near) or (AT_BEFORE.search(near) and VENUE_AFTER.match(text, end))
+    )
+    assert is_venue(text, start, end) == written

@@ -1,17 +1,18 @@
 """The region classifier: rules compiled once, then a pure `classify(item)`.
 
 What it does: builds, from the config, one table per rule kind for all regions
-at once (a tag dictionary, one alternation regex per field for every region's
-keywords, a url regex per region, the feeds' default regions, the shared-name
-qualifiers of `classify.names`), finds every match in an item, drops the ones
-that do not count (a `not` phrase of their rule, a shared-name qualifier, or a
-longer match around them: "Sudan" inside "South Sudan", "Wales" inside "New
-South Wales"), weighs the rest and decides (`bot.classify.scoring`): the best
-kind of rule decides (`classify.precedence`, default tag > url > keyword >
-feed), then the region with the most evidence of it; a near tie is flagged
-`uncertain`. An item nothing matches goes to the fallback section, never
-dropped. `explain` returns the same decision with every region's score and
-every match, counted or not.
+at once (`bot.classify.tables`: a tag dictionary, one alternation regex per field
+for every region's keywords, a url regex per region; the feeds' default regions,
+the shared-name qualifiers of `classify.names`), finds every match in an item,
+drops the ones that do not count (a `not` phrase of their rule, a shared-name
+qualifier, or a longer match around them: "Sudan" inside "South Sudan", "Wales"
+inside "New South Wales"), weighs the rest and decides (`bot.classify.scoring`):
+the best kind of rule decides (`classify.precedence`, default tag > url >
+keyword > feed), then the region with the most evidence of it; a near tie is
+flagged `uncertain`. An item nothing matches goes to the fallback section, never
+dropped. `classify` weighs its matches as light records (`_Found`) and makes a
+`RuleMatch` of the deciding one only; `explain` returns the same decision with
+every region's score and every match as a `Hit`, counted or not.
 
 What it does not do: read or write the store, judge the rules (`lint_rules`), or
 format anything for people (`bot.classify.report`).
@@ -20,23 +21,28 @@ format anything for people (`bot.classify.report`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.classify import scoring as sc
 from bot.classify import text as tx
-from bot.classify.names import Qualifiers, SharedNames
+from bot.classify.names import SharedNames
 from bot.classify.scoring import Hit, RegionScore
+from bot.classify.tables import (
+    Exclusion,
+    HitInfo,
+    KeywordTable,
+    Region,
+    RulePattern,
+    compile_exclusion,
+    url_hits,
+)
 from bot.config import Config, RegionConfig, Rule
 from bot.types import Classification, Item, RuleMatch
 
 KINDS = ("tag", "url", "keyword", "feed")
 FIELDS = ("title", "lede")
 MAX_EXPLAIN_HITS = 200
-_STEM_INDEX = 3  # stems are looked up by their first letters
-_CACHE_LIMIT = 20_000  # distinct keyword hits remembered per field
-_SEPARATED = re.compile(r"[\s\-]")
 
 
 @dataclass(frozen=True)
@@ -72,145 +78,78 @@ class Explanation:
         return next((s.score for s in self.scores if s.region == region), 0.0)
 
 
-@dataclass(frozen=True)
-class _Pattern:
-    text: str  # as written in the config
-    source: str
-    region: int
-    rule: int | None  # index in the region's rules; None for a name or alias
-    weight: float = 1.0
-    label: bool = False  # a region's own name or alias (a tag)
-    excluded: bool = False  # its rule has `not` phrases
-    prefix: str = ""  # a stem's key, to check a hit against
-    regex: re.Pattern[str] | None = None  # a keyword's own regex, to find its end in a hit
+class _Found(NamedTuple):
+    """A match as the classifier records it: what scoring reads (`sc.Evidence`),
+    then what a `Hit` shows. Cheaper to build than a `Hit`, which only `hits` and
+    `explain` make; `classify` weighs these as they are."""
 
-
-@dataclass(frozen=True)
-class _HitInfo:
-    """What a keyword hit's text alone tells: the same for every item it is in."""
-
-    # each pattern behind the hit, where it ends in the hit, and the shared-name
-    # qualifiers of the words it matched (`SharedNames.qualifiers`)
-    patterns: tuple[tuple[_Pattern, int, Qualifiers], ...]
-    phrase: bool  # it spans words: another keyword may start inside it
-
-
-@dataclass
-class _KeywordTable:
-    shared: SharedNames
-    keywords: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)
-    literal: dict[str, list[_Pattern]] = field(default_factory=dict)
-    stems: dict[str, list[_Pattern]] = field(default_factory=dict)
-    regex: re.Pattern[str] | None = None
-    # The same few hundred names come up again and again: remember their lookups.
-    cache: dict[str, _HitInfo] = field(default_factory=dict)
-
-    def patterns_of(self, matched: str) -> _HitInfo:
-        found = self.cache.get(matched)
-        if found is None:
-            patterns = tuple(
-                (p, end, self.shared.qualifiers(tx.hit_key(matched[:end])))
-                for p, end in self.lookup(matched)
-            )
-            found = _HitInfo(patterns, _SEPARATED.search(matched) is not None)
-            if len(self.cache) < _CACHE_LIMIT:
-                self.cache[matched] = found
-        return found
-
-    def add(self, pattern: _Pattern, parts: tuple[str, ...], stem: bool) -> None:
-        self.keywords.append((parts, stem))
-        key = tx.keyword_key(parts)
-        own = replace(pattern, prefix=key if stem else "", regex=_body(parts, stem))
-        if stem:
-            self.stems.setdefault(key[:_STEM_INDEX], []).append(own)
-        else:
-            self.literal.setdefault(key, []).append(own)
-
-    def lookup(self, matched: str) -> Iterator[tuple[_Pattern, int]]:
-        """The patterns behind a hit, each with where it ends in the hit.
-
-        The regex reports only the longest phrase at a position, but a shorter
-        one starting there matched too (and counts if the longer one does not)."""
-        key = tx.hit_key(matched)
-        words = key.split(" ")
-        for n in range(len(words), 0, -1):
-            for p in self.literal.get(" ".join(words[:n]), ()):
-                yield from _ends(p, matched)
-        for n in range(min(_STEM_INDEX, len(key)), 0, -1):
-            for p in self.stems.get(key[:n], ()):
-                if key.startswith(p.prefix):
-                    yield from _ends(p, matched)
-
-    def compile(
-        self, cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]]
-    ) -> None:
-        # The title's and the lede's tables usually hold the same keywords: one regex.
-        key = tuple(self.keywords)
-        if key not in cache:
-            cache[key] = tx.keyword_alternation(self.keywords)
-        self.regex = cache[key]
-
-
-@lru_cache(maxsize=8192)
-def _body(parts: tuple[str, ...], stem: bool) -> re.Pattern[str]:
-    """One keyword's own regex (the same for the title's table and the lede's)."""
-    return re.compile(tx.keyword_body(parts, stem))
-
-
-def _ends(pattern: _Pattern, matched: str) -> Iterator[tuple[_Pattern, int]]:
-    m = pattern.regex.match(matched) if pattern.regex else None
-    if m:
-        yield pattern, m.end()
-
-
-@dataclass
-class _UrlTable:
-    entries: list[tuple[re.Pattern[str], _Pattern]] = field(default_factory=list)
-    regex: re.Pattern[str] | None = None
-
-
-@dataclass
-class _Exclusion:
-    """A rule's `not` phrases, compiled on first use: most never need to be."""
-
+    region: str
     kind: str
-    fields: tuple[str, ...]
-    phrases: tuple[str, ...]
-    tags: frozenset[str] = frozenset()
-    _regex: re.Pattern[str] | None = None
-    _compiled: bool = False
-
-    @property
-    def regex(self) -> re.Pattern[str] | None:
-        if not self._compiled:
-            self._regex = _exclusion_regex(self.kind, self.phrases)
-            self._compiled = True
-        return self._regex
+    pattern: str
+    weight: float
+    venue: bool
+    field: str
+    matched: str  # a keyword's is read from its field when shown (`_shown`)
+    source: str
+    cancelled_by: str | None = None
+    start: int = -1  # a keyword's place in its field's folded text
+    end: int = -1
 
 
-@dataclass
-class _Region:
-    index: int
-    name: str
-    urls: _UrlTable = field(default_factory=_UrlTable)
-    exclusions: dict[int, _Exclusion] = field(default_factory=dict)
+def _shown(s: _Subject, f: _Found) -> str:
+    """The item's own text of a match."""
+    if f.kind == "keyword":
+        return s.fields[f.field].original_span(f.start, f.end)
+    return f.matched
+
+
+def _rule_match(s: _Subject, f: _Found) -> RuleMatch:
+    return RuleMatch(f.kind, f.region, f.pattern, f.field, _shown(s, f))
+
+
+def _hit(s: _Subject, f: _Found) -> Hit:
+    return Hit(_rule_match(s, f), f.source, f.cancelled_by, f.weight, f.venue, f.start, f.end)
+
+
+def _drop_inside(out: list[_Found], first: int, folded: tx.Folded, keep: bool) -> None:
+    """Cancel each keyword match from `out[first]` on that a longer one holds
+    ("Sudan" in "South Sudan"): drop it, or if `keep`, mark it."""
+    spans = [(f.start, f.end) for f in out[first:] if f.cancelled_by is None]
+    kept = out[:first]
+    for f in out[first:]:
+        by = None if f.cancelled_by is not None else _inside(spans, f.start, f.end)
+        if by is None:
+            kept.append(f)
+        elif keep:
+            shown = f'inside "{folded.original_span(*by)}"'
+            kept.append(f._replace(weight=0.0, venue=False, cancelled_by=shown))
+    out[:] = kept
+
+
+def _inside(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
+    """The first longer span that holds `start`..`end`, if any."""
+    for a, b in spans:
+        if a <= start and end <= b and b - a > end - start:
+            return a, b
+    return None
 
 
 class _Subject:
     """One item, folded once for every rule that reads it."""
 
+    __slots__ = ("cancels", "feed", "fields", "paths", "story", "tags")
+
     def __init__(self, item: Item) -> None:
-        self.fields = {
-            "title": tx.Folded(tx.clip(_str(item.title))),
-            "lede": tx.Folded(tx.clip(_str(item.lede))),
-        }
-        tags = item.tags if isinstance(item.tags, tuple | list) else ()
-        self.tags = tx.tag_keys(tuple(tags))
-        self.tag_set = {key for key, _ in self.tags}
-        self.paths = list(tx.url_paths(_str(item.url), _str(item.canonical_url)))
+        title = tx.Folded(tx.clip(_str(item.title)))
+        lede = tx.Folded(tx.clip(_str(item.lede)))
+        self.fields = {"title": title, "lede": lede}
+        self.story = (title.text, lede.text)
+        tags = item.tags
+        # (most items have no tags: no call for them)
+        self.tags = tx.tag_keys(tuple(tags)) if tags and isinstance(tags, tuple | list) else []
+        self.paths = tx.url_paths(_str(item.url), _str(item.canonical_url))
         self.feed = _str(item.feed)
         self.cancels: dict[tuple[int, int], str | None] = {}
-        self.story = (self.fields["title"].text, self.fields["lede"].text)
 
 
 def _str(value: object) -> str:
@@ -226,18 +165,23 @@ class Classifier:
         self._precedence: tuple[str, ...] = tuple(config.classify.precedence)
         self._near_tie = config.classify.near_tie
         self._shared = SharedNames(config.classify.names)
-        self._tags: dict[str, list[_Pattern]] = {}
-        self._keywords = {name: _KeywordTable(self._shared) for name in FIELDS}
-        self._feeds: dict[str, tuple[int, str]] = {}
+        self._tags: dict[str, list[RulePattern]] = {}
+        self._keywords = {name: KeywordTable(self._shared) for name in FIELDS}
+        self._feeds: dict[str, RulePattern] = {}
         self._regions = [self._compile_region(i, r) for i, r in enumerate(config.regions)]
         # The fallback's own name is the site's label for it too ("Analysis | Global").
         key = tx.tag_key(self._fallback)
         if key:
-            fallback = _Pattern(
-                self._fallback, "fallback.name", len(self._regions), None, label=True
+            fallback = RulePattern(
+                self._fallback,
+                "fallback.name",
+                len(self._regions),
+                self._fallback,
+                None,
+                label=True,
             )
             self._tags.setdefault(key, []).append(fallback)
-        cache: dict[tuple[tuple[tuple[str, ...], bool], ...], re.Pattern[str]] = {}
+        cache: dict[tuple[tuple[tuple[str, ...], bool], ...], tx.KeywordRegex] = {}
         for table in self._keywords.values():
             table.compile(cache)
         self._url_regions = [r for r in self._regions if r.urls.regex is not None]
@@ -248,7 +192,11 @@ class Classifier:
         index = {r.name: r.index for r in self._regions}
         for i, feed in enumerate(config.feeds):
             if feed.region is not None and feed.region in index:
-                self._feeds[feed.name] = (index[feed.region], f"feeds[{i}].region")
+                source = f"feeds[{i}].region"
+                self._feeds[feed.name] = RulePattern(
+                    feed.name, source, index[feed.region], feed.region, None
+                )
+        self._ranking = sc.Ranking(self._names, self._precedence)
 
     @classmethod
     def from_config(cls, config: Config) -> Classifier:
@@ -269,19 +217,12 @@ class Classifier:
 
     def classify(self, item: Item) -> Classification:
         s = _Subject(item)
-        hits = self._collect(s, keep=False, lazy=True)
-        scores = sc.region_scores(hits, self._names, self._precedence)
-        winner, others, uncertain = sc.decide(scores, self._near_tie)
+        ranked, by_region = self._ranking.rank(self._collect(s, keep=False))
+        winner, others, uncertain = sc.decide(ranked, self._near_tie)
         if winner is None:
             return Classification(region=self._fallback, rule=None)
-        hit = sc.deciding_hit(winner)
-        rule = hit.match
-        if rule.kind == "keyword":
-            # Only the deciding match is shown: find its words in the original text now
-            # (built once here rather than copied with `replace`: this is the hot path).
-            matched = s.fields[rule.field].original_span(hit.start, hit.end)
-            rule = RuleMatch(rule.kind, rule.region, rule.pattern, rule.field, matched)
-        return self._classification(winner, rule, others, uncertain)
+        rule = _rule_match(s, sc.deciding(by_region[winner.region], winner))
+        return Classification(winner.region, rule, self._others(others), uncertain)
 
     def explain(self, item: Item) -> Explanation:
         hits = self.hits(item, keep_dropped=True)
@@ -308,41 +249,33 @@ class Classifier:
     def _classification(
         self, winner: RegionScore, rule: RuleMatch, others: tuple[str, ...], uncertain: bool
     ) -> Classification:
-        others = tuple(r for r in others if r != self._fallback)
-        return Classification(winner.region, rule, others, uncertain)
+        return Classification(winner.region, rule, self._others(others), uncertain)
+
+    def _others(self, others: tuple[str, ...]) -> tuple[str, ...]:
+        if self._fallback not in others:  # the usual case: no copy
+            return others
+        return tuple(r for r in others if r != self._fallback)
 
     # --- matching -----------------------------------------------------------
 
     def hits(self, item: Item, *, keep_dropped: bool = False) -> list[Hit]:
         """Every match in `item`, weighed; those that do not count only if asked."""
-        return self._collect(_Subject(item), keep=keep_dropped, lazy=False)
+        s = _Subject(item)
+        return [_hit(s, f) for f in self._collect(s, keep=keep_dropped)]
 
-    def _collect(self, s: _Subject, *, keep: bool, lazy: bool) -> list[Hit]:
-        keep_dropped = keep
-        out: list[Hit] = []
+    def _collect(self, s: _Subject, *, keep: bool) -> list[_Found]:
+        out: list[_Found] = []
         for key, original in s.tags:
             for p in self._tags.get(key, ()):
-                self._add(
-                    out,
-                    s,
-                    p,
-                    RuleMatch("tag", self._name(p), p.text, "tags", original),
-                    keep_dropped,
-                )
+                self._add(out, s, p, ("tag", "tags", original), keep)
         paths = self._matching_paths(s)
-        for region in self._url_regions if paths else ():
-            for p, matched in _url_hits(region, paths):
-                self._add(
-                    out, s, p, RuleMatch("url", region.name, p.text, "url", matched), keep_dropped
-                )
+        for p, matched in url_hits(self._url_regions, paths) if paths else ():
+            self._add(out, s, p, ("url", "url", matched), keep)
         for name in FIELDS:
-            self._keyword_hits(out, s, name, keep_dropped, lazy)
+            self._keyword_hits(out, s, name, keep)
         feed = self._feeds.get(s.feed)
         if feed is not None:
-            p = _Pattern(s.feed, feed[1], feed[0], None)
-            self._add(
-                out, s, p, RuleMatch("feed", self._name(p), s.feed, "feed", s.feed), keep_dropped
-            )
+            self._add(out, s, feed, ("feed", "feed", s.feed), keep)
         return out
 
     def _matching_paths(self, s: _Subject) -> list[tx.Folded]:
@@ -350,75 +283,72 @@ class Classifier:
         regex = self._any_url
         return [p for p in s.paths if regex.search(p.text)] if regex is not None else []
 
-    def _name(self, p: _Pattern) -> str:
-        return self._regions[p.region].name if p.region < len(self._regions) else self._fallback
-
-    def _add(self, out: list[Hit], s: _Subject, p: _Pattern, m: RuleMatch, keep: bool) -> None:
+    def _add(
+        self, out: list[_Found], s: _Subject, p: RulePattern, what: tuple[str, str, str], keep: bool
+    ) -> None:
+        """Add a tag, url or feed match; `what`: its kind, field and matched text."""
+        kind, field, matched = what
         by = self._cancelled_by(p, s)
         if by is None:
-            weight = sc.weigh(
-                m.kind, m.field, label=p.label, rule_weight=p.weight, position=0.0, venue=False
-            )
-            out.append(Hit(m, p.source, None, weight))
+            weight = sc.fixed_weight(kind, p.label, p.weight)
+            out.append(_Found(p.name, kind, p.text, weight, False, field, matched, p.source))
         elif keep:
-            out.append(Hit(m, p.source, by))
+            out.append(_Found(p.name, kind, p.text, 0.0, False, field, matched, p.source, by))
 
-    def _keyword_hits(self, out: list[Hit], s: _Subject, name: str, keep: bool, lazy: bool) -> None:
+    def _keyword_hits(self, out: list[_Found], s: _Subject, name: str, keep: bool) -> None:
         table = self._keywords[name]
         if table.regex is None:
             return
-        folded = s.fields[name]
-        text = folded.text
-        found: list[tuple[int, int, _Pattern, str | None]] = []
-        regex = table.regex
+        text = s.fields[name].text
+        regex = table.regex.on(text)
+        first = len(out)
+        nested = False  # whether one match may hold another (the regex's never overlap)
         for m in regex.finditer(text):
-            if not self._found(found, s, table, text, m).phrase:
+            info = self._keyword_match(out, s, table, name, m, keep)
+            if not info.nested:
+                continue
+            nested = True
+            if not info.phrase:
                 continue
             # a phrase: another keyword may start inside it ("Jong Un" in "Kim Jong Un")
             inner = regex.search(text, m.start() + 1, m.end())
             while inner is not None:
-                self._found(found, s, table, text, inner)
+                self._keyword_match(out, s, table, name, inner, keep)
                 inner = regex.search(text, inner.start() + 1, m.end())
-        spans = [(a, b) for a, b, _, by in found if by is None]
-        size = len(text) or 1
-        for start, end, p, by in found:
-            if by is None and (keep or len(spans) > 1):
-                outer = next(
-                    ((a, b) for a, b in spans if a <= start and end <= b and b - a > end - start),
-                    None,
-                )
-                if outer is not None:
-                    by = f'inside "{folded.original_span(*outer)}"' if keep else "inside"
-            if by is not None and not keep:
-                continue
-            matched = text[start:end] if lazy else folded.original_span(start, end)
-            match = RuleMatch("keyword", self._name(p), p.text, name, matched)
-            if by is not None:
-                out.append(Hit(match, p.source, by, start=start, end=end))
-                continue
-            venue = sc.is_venue(text, start, end)
-            weight = sc.keyword_weight(name, p.weight, start / size, venue)
-            out.append(Hit(match, p.source, None, weight, venue, start, end))
+        if nested:
+            _drop_inside(out, first, s.fields[name], keep)
 
-    def _found(
+    def _keyword_match(
         self,
-        found: list[tuple[int, int, _Pattern, str | None]],
+        out: list[_Found],
         s: _Subject,
-        table: _KeywordTable,
-        text: str,
+        table: KeywordTable,
+        name: str,
         m: re.Match[str],
-    ) -> _HitInfo:
+        keep: bool,
+    ) -> HitInfo:
+        """Add the matches of the patterns behind one hit of a field's regex."""
+        text = m.string
         start = m.start()
         info = table.patterns_of(m.group())
         for p, length, qualifiers in info.patterns:
             end = start + length
-            by = self._cancelled_by(p, s)
+            by = self._cancelled_by(p, s) if p.excluded else None
             if by is None and qualifiers:
                 by = SharedNames.check(qualifiers, text, start, end, s.story)
-            found.append((start, end, p, by))
+            if by is None:
+                venue = sc.is_venue(text, start, end)
+                weight = sc.keyword_weight(name, p.weight, start / (len(text) or 1), venue)
+            elif keep:
+                venue, weight = False, 0.0
+            else:
+                continue
+            out.append(
+                _Found(p.name, "keyword", p.text, weight, venue, name, "", p.source, by, start, end)
+            )
         return info
 
-    def _cancelled_by(self, p: _Pattern, s: _Subject) -> str | None:
+    def _cancelled_by(self, p: RulePattern, s: _Subject) -> str | None:
         if not p.excluded or p.rule is None or p.region >= len(self._regions):
             return None
         region = self._regions[p.region]
@@ -432,8 +362,8 @@ class Classifier:
 
     # --- compiling -------------------------------------------------------------
 
-    def _compile_region(self, index: int, config: RegionConfig) -> _Region:
-        region = _Region(index, config.name)
+    def _compile_region(self, index: int, config: RegionConfig) -> Region:
+        region = Region(index, config.name)
         implicit = [(config.name, f"regions[{index}].name")] + [
             (alias, f"regions[{index}].aliases[{j}]") for j, alias in enumerate(config.aliases)
         ]
@@ -441,7 +371,7 @@ class Classifier:
             key = tx.tag_key(text)
             if key:
                 self._tags.setdefault(key, []).append(
-                    _Pattern(text, source, index, None, label=True)
+                    RulePattern(text, source, index, config.name, None, label=True)
                 )
         for j, rule in enumerate(config.rules):
             self._compile_rule(region, j, rule)
@@ -449,12 +379,20 @@ class Classifier:
             region.urls.regex = tx.url_alternation([e[0].pattern for e in region.urls.entries])
         return region
 
-    def _compile_rule(self, region: _Region, j: int, rule: Rule) -> None:
+    def _compile_rule(self, region: Region, j: int, rule: Rule) -> None:
         source = f"regions[{region.index}].rules[{j}]"
         fields = tuple(f for f in FIELDS if f in rule.fields)
         for text in rule.patterns:
-            pattern = _Pattern(
-                text, source, region.index, j, rule.weight, excluded=bool(rule.exclude)
+            parsed = tx.keyword_parts(text) if rule.kind == "keyword" else None
+            pattern = RulePattern(
+                text,
+                source,
+                region.index,
+                region.name,
+                j,
+                rule.weight,
+                excluded=bool(rule.exclude),
+                keyword=parsed,
             )
             if rule.kind == "tag":
                 key = tx.tag_key(text)
@@ -464,34 +402,17 @@ class Classifier:
                 body = tx.url_pattern(text)
                 if body is not None:
                     region.urls.entries.append((re.compile(body), pattern))
-            else:
-                parsed = tx.keyword_parts(text)
-                if parsed is not None:
-                    for name in fields:
-                        self._keywords[name].add(pattern, *parsed)
+            elif parsed is not None:
+                for name in fields:
+                    self._keywords[name].add(pattern, *parsed)
         if rule.exclude:
             region.exclusions[j] = compile_exclusion(rule.kind, rule.exclude, fields)
 
 
-def _url_hits(region: _Region, paths: list[tx.Folded]) -> Iterator[tuple[_Pattern, str]]:
-    table = region.urls
-    if table.regex is None:
-        return
-    for path in paths:
-        if table.regex.search(path.text) is None:
-            continue  # the usual case, in one search
-        for regex, pattern in table.entries:  # a handful: each on its own
-            m = regex.search(path.text)
-            if m:
-                yield pattern, path.original_span(m.start(), m.end())
-
-
-def _find_exclusion(exclusion: _Exclusion, s: _Subject) -> str | None:
+def _find_exclusion(exclusion: Exclusion, s: _Subject) -> str | None:
     if exclusion.kind == "tag":
-        if not exclusion.tags & s.tag_set:
-            return None
-        found = next(orig for key, orig in s.tags if key in exclusion.tags)
-        return f'tag "{found}"'
+        found = next((orig for key, orig in s.tags if key in exclusion.tags), None)
+        return None if found is None else f'tag "{found}"'
     if exclusion.regex is None:
         return None
     if exclusion.kind == "url":
@@ -506,17 +427,3 @@ def _find_exclusion(exclusion: _Exclusion, s: _Subject) -> str | None:
         if m:
             return f'"{folded.original_span(m.start(), m.end())}" in {name}'
     return None
-
-
-def compile_exclusion(kind: str, phrases: tuple[str, ...], fields: tuple[str, ...]) -> _Exclusion:
-    """A rule's `not` list, read like patterns of the rule's own kind."""
-    keys = frozenset(k for k in map(tx.tag_key, phrases) if k) if kind == "tag" else frozenset()
-    return _Exclusion(kind, fields, phrases, tags=keys)
-
-
-def _exclusion_regex(kind: str, phrases: tuple[str, ...]) -> re.Pattern[str] | None:
-    if kind == "url":
-        bodies = [b for b in map(tx.url_pattern, phrases) if b is not None]
-        return tx.url_alternation(bodies) if bodies else None
-    keywords = [k for k in map(tx.keyword_parts, phrases) if k is not None]
-    return tx.keyword_alternation(keywords) if keywords else None

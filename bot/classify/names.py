@@ -1,6 +1,7 @@
 """Shared names: a place name that is also another place, a person or a thing.
 
-What it does: compiles `classify.names` once and answers, for one keyword match
+What it does: reads `classify.names` once (each name's qualifiers are compiled
+the first time a match of that name is checked) and answers, for one keyword match
 in a folded text, whether a qualifier of its name says the match is not the place
 (`SharedNames.veto`): "Moscow" followed by "Idaho", "Sudan" after "South",
 "Georgia" in a story that names Atlanta. The qualifiers are written once in the
@@ -12,8 +13,9 @@ What it does not do: decide regions or weigh evidence.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from bot.classify import text as tx
 from bot.config import SharedName
@@ -25,28 +27,42 @@ _GAP = r"[\s,.;:()'\"\-]*"
 
 @dataclass(frozen=True)
 class _Qualifier:
+    """One shared name's qualifiers, each compiled on first use: a name's
+    qualifiers are read only when the name matches."""
+
     name: str
     source: str
-    before: re.Pattern[str] | None  # words right after the name
-    after: re.Pattern[str] | None  # words right before the name
-    context: re.Pattern[str] | None  # words anywhere in the story
+    not_before: tuple[str, ...]
+    not_after: tuple[str, ...]
+    not_with: tuple[str, ...]
+
+    @cached_property
+    def before(self) -> tx.KeywordRegex | None:
+        """Words right after the name."""
+        return _regex(self.not_before, lambda body: _GAP + "(?:" + body + ")")
+
+    @cached_property
+    def after(self) -> tx.KeywordRegex | None:
+        """Words right before the name."""
+        return _regex(self.not_after, lambda body: "(?:" + body + ")" + _GAP + "$")
+
+    @cached_property
+    def context(self) -> tx.KeywordRegex | None:
+        """Words anywhere in the story."""
+        return _regex(self.not_with, lambda body: body)
 
 
-def _alternation(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+def _regex(phrases: tuple[str, ...], wrap: Callable[[str], str]) -> tx.KeywordRegex | None:
+    """The phrases' `text.keyword_pattern`, put in context by `wrap`."""
     keywords = [k for k in map(tx.keyword_parts, phrases) if k is not None]
-    return tx.keyword_alternation(keywords) if keywords else None
+    if not keywords:
+        return None
+    return tx.KeywordRegex(lambda word: wrap(tx.keyword_pattern(keywords, word)))
 
 
 def _compile(index: int, shared: SharedName) -> _Qualifier:
-    before = _alternation(shared.not_before)
-    after = _alternation(shared.not_after)
-    return _Qualifier(
-        shared.name,
-        f"classify.names[{index}]",
-        re.compile(_GAP + "(?:" + before.pattern + ")") if before else None,
-        re.compile("(?:" + after.pattern + ")" + _GAP + "$") if after else None,
-        _alternation(shared.not_with),
-    )
+    source = f"classify.names[{index}]"
+    return _Qualifier(shared.name, source, shared.not_before, shared.not_after, shared.not_with)
 
 
 Qualifiers = tuple[_Qualifier, ...]
@@ -93,13 +109,14 @@ class SharedNames:
     ) -> str | None:
         """`veto` with the match's qualifiers already looked up."""
         for q in found:
-            if q.before is not None and (m := q.before.match(text, end)):
+            if q.before is not None and (m := q.before.on(text).match(text, end)):
                 return f'{q.source}: "{q.name}" followed by "{m.group().strip(_STRIP)}"'
-            if q.after is not None and (m := q.after.search(text, max(0, start - 80), start)):
+            after = q.after
+            if after is not None and (m := after.on(text).search(text, max(0, start - 80), start)):
                 return f'{q.source}: "{q.name}" after "{m.group().strip(_STRIP)}"'
             if q.context is not None:
                 for field in story:
-                    if m := q.context.search(field):
+                    if m := q.context.on(field).search(field):
                         return f'{q.source}: "{q.name}" with "{m.group()}" in the story'
         return None
 

@@ -4,12 +4,15 @@ What it does: gives each match that counts a weight (`weigh`) from its rule's
 kind, the field it is in (the title above the lede), how early in the title it
 is, its rule's own `weight`, and whether it names only the place of a meeting
 ("talks in Geneva", "a summit hosted by Turkey", "at Ankara talks": a venue
-weighs `VENUE` of a party); then adds a region's matches up (`region_scores`:
+weighs `VENUE` of a party); then adds a region's matches up (`Ranking.rank`:
 each distinct term counts once in full, its repeats a little) and decides
 (`decide`): the best kind of rule in `classify.precedence` still decides (a site
 tag beats any number of keywords), the region with the most evidence of that
 kind wins, and a runner-up within `classify.near_tie` of the winner makes the
-placement uncertain. A region whose only evidence is a venue never wins.
+placement uncertain. A region whose only evidence is a venue never wins. The
+matches may be `Hit`s or any lighter record with the same fields (`Evidence`:
+`classify` makes no `Hit` per match); `region_scores` returns the regions as
+`RegionScore`s with their hits, for `explain`.
 
 What it does not do: find matches (`bot.classify.classifier`) or print anything
 (`bot.classify.report`).
@@ -21,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import NamedTuple, Protocol, TypeVar
 
 from bot.types import RuleMatch
 
@@ -39,15 +43,22 @@ REPEAT = 0.25  # a term found again adds this share of its weight
 # "talks in", "a summit in", "a conference at", "hosted by", "a pact signed in".
 # Read on folded text; at most a few words between the meeting and the place.
 _MEETING = (
-    r"talks?|summit|summits|conference|meeting|meetings|meet|meets|met|forum|negotiations"
-    r"|gathering|pact|accord|treaty|deal|expo|visit|visits|visiting|trip|session|round"
+    "talk|talks|summit|summits|conference|meeting|meetings|meet|meets|met|forum|negotiations"
+    "|gathering|pact|accord|treaty|deal|expo|visit|visits|visiting|trip|session|round"
 )
-_VENUE_BEFORE = re.compile(
-    rf"(?:\b(?:{_MEETING})\b[^.;:!?|]{{0,30}}?\b(?:in|at|to)|\bhosted\s+(?:by|in))"
-    r"\s+(?:the\s+)?$"
+# Both patterns before a place end where the place starts, so they are matched
+# on the words before it read backwards, from their start, rather than searched
+# for at every position ("talks in the " reads " eht ni sklat"): the same matches
+# for a fraction of the work. Forwards they read
+#   (?:\b(?:MEETING)\b[^.;:!?|]{0,30}?\b(?:in|at|to)|\bhosted\s+(?:by|in))\s+(?:the\s+)?$
+#   \b(?:at|in)\s+(?:the\s+)?$  (then a meeting right after the place: "at Ankara talks")
+_MEETING_BACKWARDS = "|".join(word[::-1] for word in _MEETING.split("|"))
+_VENUE_BEFORE_BACKWARDS = re.compile(
+    r"(?:\s+eht)?\s+"
+    rf"(?:(?:ni|ta|ot)\b[^.;:!?|]{{0,30}}?\b(?:{_MEETING_BACKWARDS})\b|(?:yb|ni)\s+detsoh\b)"
 )
+_AT_BEFORE_BACKWARDS = re.compile(r"(?:\s+eht)?\s+(?:ta|ni)\b")
 _VENUE_AFTER = re.compile(r"[\s-]+(?:talks|summit|conference|meeting|forum|negotiations)\b")
-_AT_BEFORE = re.compile(r"\b(?:at|in)\s+(?:the\s+)?$")
 _LOOK_BACK = 60
 
 
@@ -72,6 +83,19 @@ class Hit:
     start: int = -1
     end: int = -1
 
+    # What scoring reads of it (`Evidence`).
+    @property
+    def region(self) -> str:
+        return self.match.region
+
+    @property
+    def kind(self) -> str:
+        return self.match.kind
+
+    @property
+    def pattern(self) -> str:
+        return self.match.pattern
+
 
 @dataclass(frozen=True)
 class RegionScore:
@@ -92,22 +116,17 @@ class RegionScore:
 def is_venue(text: str, start: int, end: int) -> bool:
     """Whether the place at `text[start:end]` (folded) is only where people meet."""
     before = text[max(0, start - _LOOK_BACK) : start]
-    if not _may_be_venue(before):
-        return False
-    if _VENUE_BEFORE.search(before):
-        return True
-    return bool(_AT_BEFORE.search(before) and _VENUE_AFTER.match(text, end))
-
-
-def _may_be_venue(before: str) -> bool:
-    """A cheap test every venue passes: both venue patterns end in "in", "at",
-    "to" or "by", then spaces, then perhaps "the" and spaces (`str.rstrip` strips
-    the same spaces as the patterns' `\\s`). Most places fail it, and skip the
-    searches."""
+    # A cheap test every venue passes first: both venue patterns end in "in",
+    # "at", "to" or "by", then spaces, then perhaps "the" and spaces (`str.rstrip`
+    # strips the same spaces as the patterns' `\s`). Most places fail it, and
+    # skip the searches.
     tail = before.rstrip()
-    if len(tail) == len(before):
+    if len(tail) == len(before) or not (tail[-2:] in _PREPOSITIONS or tail.endswith("the")):
         return False
-    return tail[-2:] in _PREPOSITIONS or tail.endswith("the")
+    backwards = before[::-1]
+    if _VENUE_BEFORE_BACKWARDS.match(backwards):
+        return True
+    return bool(_AT_BEFORE_BACKWARDS.match(backwards) and _VENUE_AFTER.match(text, end))
 
 
 _PREPOSITIONS = frozenset({"in", "at", "to", "by"})
@@ -119,6 +138,12 @@ def weigh(
     """One match's weight. `position`: where in the title it starts, 0..1."""
     if kind == "keyword":
         return keyword_weight(field, rule_weight, position, venue)
+    return fixed_weight(kind, label, rule_weight)
+
+
+def fixed_weight(kind: str, label: bool, rule_weight: float) -> float:
+    """`weigh` of a tag, url or feed match, which neither its field nor its place
+    changes (positional arguments: the classifier calls it for every one)."""
     base = LABEL_TAG if kind == "tag" and label else KIND_WEIGHT[kind]
     return round(base * rule_weight, 4)
 
@@ -140,6 +165,69 @@ def term_sum(weights: Iterable[float]) -> float:
     return ordered[0] + REPEAT * sum(ordered[1:]) if ordered else 0.0
 
 
+class Evidence(Protocol):
+    """What scoring reads of one match that counted: a `Hit`, or the classifier's
+    own cheaper record of one (`classify` needs no `Hit` per match)."""
+
+    @property
+    def region(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def venue(self) -> bool: ...
+
+
+E = TypeVar("E", bound=Evidence)
+
+
+class Ranked(NamedTuple):
+    """A region's evidence added up: its score and its best kind of rule."""
+
+    region: str
+    score: float
+    kind: str  # the best kind among its matches (a venue alone: "venue")
+
+
+class Ranking:
+    """Adds up each region's evidence and orders the regions (`rank`), for one
+    list of regions and one precedence of rule kinds."""
+
+    def __init__(self, regions: Sequence[str], precedence: Sequence[str]) -> None:
+        self._rank = {kind: i for i, kind in enumerate(precedence)}
+        self._order = {name: i for i, name in enumerate(regions)}
+
+    def rank(self, evidence: Iterable[E]) -> tuple[list[Ranked], dict[str, list[E]]]:
+        """Every region with evidence, best first: by best kind, then score, then
+        order; and each region's evidence, in the order given."""
+        by_region: dict[str, list[E]] = {}
+        for e in evidence:
+            by_region.setdefault(e.region, []).append(e)
+        ranked = [self._score(region, found) for region, found in by_region.items()]
+        if len(ranked) > 1:
+            ranked.sort(key=self._sort_key)
+        return ranked, by_region
+
+    def _score(self, region: str, found: list[E]) -> Ranked:
+        if len(found) == 1:  # the usual case, in short: one term, counted in full
+            e = found[0]
+            return Ranked(region, round(e.weight, 3), "venue" if e.venue else e.kind)
+        terms: dict[tuple[str, str], list[float]] = {}
+        for e in found:
+            terms.setdefault((e.kind, e.pattern), []).append(e.weight)
+        # (a term matched once is its weight: `term_sum` without the sort)
+        score = round(sum([w[0] if len(w) == 1 else term_sum(w) for w in terms.values()]), 3)
+        decisive = [e.kind for e in found if not e.venue]
+        kind = min(decisive, key=self._rank.__getitem__) if decisive else "venue"
+        return Ranked(region, score, kind)
+
+    def _sort_key(self, r: Ranked) -> tuple[int, float, int]:
+        return (self._rank.get(r.kind, len(self._rank)), -r.score, self._order.get(r.region, 0))
+
+
 # Stable sorts by weight, heaviest first: `reverse=True` keeps equal weights in order.
 _WEIGHT = attrgetter("weight")
 
@@ -148,37 +236,33 @@ def region_scores(
     hits: Sequence[Hit], regions: Sequence[str], precedence: Sequence[str]
 ) -> list[RegionScore]:
     """Every region with evidence, best first: by best kind, then score, then order."""
-    by_region: dict[str, list[Hit]] = {}
-    for hit in hits:
-        if hit.cancelled_by is None:
-            by_region.setdefault(hit.match.region, []).append(hit)
-    if not by_region:
-        return []
-    rank = {kind: i for i, kind in enumerate(precedence)}
-    scored = [_region_score(region, found, rank) for region, found in by_region.items()]
-    if len(scored) > 1:
-        order = {name: i for i, name in enumerate(regions)}
-        last = len(rank)
-        scored.sort(key=lambda r: (rank.get(r.kind, last), -r.score, order.get(r.region, 0)))
-    return scored
+    counted = [h for h in hits if h.cancelled_by is None]
+    ranked, by_region = Ranking(regions, precedence).rank(counted)
+    return [
+        RegionScore(
+            r.region, r.score, r.kind, tuple(sorted(by_region[r.region], key=_WEIGHT, reverse=True))
+        )
+        for r in ranked
+    ]
 
 
-def _region_score(region: str, found: list[Hit], rank: dict[str, int]) -> RegionScore:
-    terms: dict[tuple[str, str], list[float]] = {}
-    for h in found:
-        terms.setdefault((h.match.kind, h.match.pattern), []).append(h.weight)
-    score = round(sum(term_sum(w) for w in terms.values()), 3)
-    decisive = [h.match.kind for h in found if not h.venue]
-    kind = min(decisive, key=rank.__getitem__) if decisive else "venue"
-    ordered = tuple(sorted(found, key=_WEIGHT, reverse=True))
-    return RegionScore(region, score, kind, ordered)
+class Scored(Protocol):
+    """A region's added-up evidence: a `Ranked` or a `RegionScore`."""
+
+    @property
+    def region(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def kind(self) -> str: ...
 
 
-def decide(
-    scores: Sequence[RegionScore], near_tie: float
-) -> tuple[RegionScore | None, tuple[str, ...], bool]:
+S = TypeVar("S", bound=Scored)
+
+
+def decide(scores: Sequence[S], near_tie: float) -> tuple[S | None, tuple[str, ...], bool]:
     """The winner (None: the fallback), the other candidates, and whether it is a
-    near thing. `scores` comes from `region_scores`, best first."""
+    near thing. `scores` comes from `region_scores` or `Ranking.rank`, best first."""
     if not scores or scores[0].kind == "venue":
         return None, (), False
     winner = scores[0]
@@ -191,3 +275,15 @@ def decide(
 def deciding_hit(winner: RegionScore) -> Hit:
     """The winner's heaviest match of its best kind: the rule shown as deciding."""
     return next(h for h in winner.hits if h.match.kind == winner.kind and not h.venue)
+
+
+def deciding(found: Iterable[E], winner: Ranked) -> E:
+    """`deciding_hit` from the winner's evidence as `Ranking.rank` gave it: the
+    first of its heaviest matches of its best kind that is not a venue."""
+    best: E | None = None
+    for e in found:
+        if e.kind == winner.kind and not e.venue and (best is None or e.weight > best.weight):
+            best = e
+    if best is None:
+        raise ValueError(f"no deciding match for {winner.region}")
+    return best

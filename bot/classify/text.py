@@ -12,7 +12,9 @@ regular expressions or lookup keys:
   only at edges written in scripts that separate words with spaces: an edge in
   CJK, kana, Hangul, Thai, Lao, Khmer or Myanmar matches inside a run of text
   (those scripts attach words and particles without spaces), so "中国" matches
-  "中国政府" while "Iran" never matches "Tirana".
+  "中国政府" while "Iran" never matches "Tirana". A keyword regex is compiled in
+  a cheap form for text with no character of those scripts, and in the exact
+  form only when such a text comes (`KeywordRegex`).
 - tags: exact keys, folded, trimmed, with runs of spaces, hyphens and
   underscores read as one space ("Asia-Pacific" is "asia pacific").
 - url patterns: path fragments, matched as a case-insensitive SUBSTRING of the
@@ -31,7 +33,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from itertools import accumulate
 from urllib.parse import unquote, urlsplit
 
@@ -58,8 +60,7 @@ _UNSPACED = (
 # A word character of a script that separates words with spaces.
 WORD_CHAR = f"[^\\W{_UNSPACED}]"
 _WORD_RE = re.compile(WORD_CHAR)
-_NOT_BEFORE = f"(?<!{WORD_CHAR})"
-_NOT_AFTER = f"(?!{WORD_CHAR})"
+_UNSPACED_RE = re.compile(f"[{_UNSPACED}]")
 SEPARATOR = r"[\s\-]+"
 _SEPARATOR_RE = re.compile(SEPARATOR)
 _TAG_SEPARATOR_RE = re.compile(r"[\s\-_]+")
@@ -115,19 +116,40 @@ def fold(text: str) -> str:
     """Case-, accent- and punctuation-fold `text` for matching."""
     if text.isascii():
         return text.lower()  # the same as the table gives for ASCII, much faster
-    return text.translate(_TABLE)
+    return _fold_mixed(text)
+
+
+_NON_ASCII_RUNS = re.compile(r"([^\x00-\x7f]+)")
+
+
+def _fold_mixed(text: str) -> str:
+    """`fold` of a text with some non-ASCII characters: the fold is one character
+    at a time, and `str.translate` is slow (a dictionary lookup for each), so the
+    ASCII runs between them are lower-cased instead (the same fold, much faster)."""
+    parts = _NON_ASCII_RUNS.split(text)  # ASCII runs at even places, others at odd
+    parts[::2] = [part.lower() for part in parts[::2]]
+    parts[1::2] = [part.translate(_TABLE) for part in parts[1::2]]
+    return "".join(parts)
 
 
 class Folded:
     """A text and its fold, with a way back from a span of the fold to the original."""
 
-    __slots__ = ("_ascii", "_ends", "original", "text")
+    __slots__ = ("_ends", "_one_to_one", "original", "text")
 
     def __init__(self, original: str) -> None:
         self.original = original
-        self.text = fold(original)
-        self._ascii = original.isascii()
         self._ends: list[int] | None = None
+        # Whether each character folds to exactly one: then a span of the fold is
+        # the same span of the original. True of ASCII; of other text, found out
+        # when a span is first shown.
+        self._one_to_one: bool | None
+        if original.isascii():
+            self.text = original.lower()  # `fold`, in short
+            self._one_to_one = True
+        else:
+            self.text = _fold_mixed(original)
+            self._one_to_one = None
 
     def _offsets(self) -> list[int]:
         """Where each original character's fold ends in `text` (built once, on demand)."""
@@ -139,8 +161,10 @@ class Folded:
     def original_span(self, start: int, end: int) -> str:
         """The original text behind `self.text[start:end]` (with any accents that
         follow its last character)."""
-        if self._ascii:
-            return self.original[start:end]  # the fold is one lower-case char per char
+        if self._one_to_one is None:
+            self._one_to_one = _folds_one_to_one(self.original)
+        if self._one_to_one:
+            return self.original[start:end]
         ends = self._offsets()
         first = bisect_right(ends, start)  # the first character whose fold passes start
         if first >= len(ends):
@@ -152,6 +176,14 @@ class Folded:
         while last < len(self.original) and not _TABLE[ord(self.original[last])]:
             last += 1  # combining marks fold to nothing: they belong to the span
         return self.original[first:last]
+
+
+def _folds_one_to_one(text: str) -> bool:
+    """Whether every character of `text` folds to exactly one character (ASCII
+    ones do; most others, such as curly quotes and accented letters, do too).
+    Reads only the non-ASCII ones: cheaper than `Folded._offsets`."""
+    runs = _NON_ASCII_RUNS.findall(text)
+    return all(len(_TABLE[ord(char)]) == 1 for run in runs for char in run)
 
 
 def clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -190,7 +222,51 @@ def keyword_body(parts: tuple[str, ...], stem: bool) -> str:
 
 
 def keyword_alternation(keywords: Iterable[tuple[tuple[str, ...], bool]]) -> re.Pattern[str]:
-    """One regex that finds any of `keywords` as a whole word or phrase.
+    """One regex that finds any of `keywords` as a whole word or phrase."""
+    return re.compile(keyword_pattern(keywords))
+
+
+def is_spaced(text: str) -> bool:
+    """Whether `text` holds no character of the scripts written without spaces:
+    then `KeywordRegex.spaced` finds in it what the exact regex finds."""
+    return text.isascii() or _UNSPACED_RE.search(text) is None
+
+
+class KeywordRegex:
+    """A keyword regex (`keyword_pattern`) in two forms. Its word boundaries test
+    WORD_CHAR, a class whose code points take milliseconds to compile each time
+    it appears; it differs from plain \\w only on characters of the unspaced
+    scripts. So `spaced`, for a text without any (`is_spaced`: most news text),
+    tests \\w and compiles in a fraction of the time; `exact`, for any text, is
+    compiled the first time such a text comes."""
+
+    __slots__ = ("_exact", "_write", "spaced")
+
+    def __init__(self, write: Callable[[str], str]) -> None:
+        """`write`: the pattern, given the class its boundaries test."""
+        self._write = write
+        self.spaced = re.compile(write(r"\w"))
+        self._exact: re.Pattern[str] | None = None
+
+    def exact(self) -> re.Pattern[str]:
+        if self._exact is None:
+            self._exact = re.compile(self._write(WORD_CHAR))
+        return self._exact
+
+    def on(self, text: str) -> re.Pattern[str]:
+        """The form to read `text` with."""
+        return self.spaced if is_spaced(text) else self.exact()
+
+
+def keyword_regex(keywords: Iterable[tuple[tuple[str, ...], bool]]) -> KeywordRegex:
+    """`keyword_alternation` as a `KeywordRegex`."""
+    listed = list(keywords)
+    return KeywordRegex(lambda word: keyword_pattern(listed, word))
+
+
+def keyword_pattern(keywords: Iterable[tuple[tuple[str, ...], bool]], word: str = WORD_CHAR) -> str:
+    """The text of `keyword_alternation`'s regex (to embed in a larger one), its
+    boundaries testing the class `word` (see `KeywordRegex`).
 
     The keywords are merged into a trie ("iran", "iraq" -> "ira(?:n|q)"), so at
     each position of the text the regex engine follows one branch instead of
@@ -207,15 +283,15 @@ def keyword_alternation(keywords: Iterable[tuple[tuple[str, ...], bool]]) -> re.
     groups: dict[bool, list[str]] = {}
     for (before, after), sequences in sorted(classes.items(), reverse=True):
         trie = _trie(sequences)
-        groups.setdefault(before, []).append(f"(?:{trie}){_NOT_AFTER if after else ''}")
+        groups.setdefault(before, []).append(f"(?:{trie}){f'(?!{word})' if after else ''}")
     # The lookbehind is asserted once for all the branches that need it, not once
     # per branch: inside a word it fails at once, and that is most positions of a
     # text (the same branches in the same order, so the same matches).
     branches = [
-        f"{_NOT_BEFORE if before else ''}(?:{'|'.join(bodies)})"
+        f"{f'(?<!{word})' if before else ''}(?:{'|'.join(bodies)})"
         for before, bodies in groups.items()
     ]
-    return re.compile("|".join(branches) or "(?!)")
+    return "|".join(branches) or "(?!)"
 
 
 def contains_keyword(text: str, parts: tuple[str, ...], stem: bool) -> bool:
@@ -374,23 +450,35 @@ def _path_of(url: str) -> str | None:
     return unquote(path, errors="replace") if "%" in path else path
 
 
-def url_paths(*urls: str) -> Iterator[Folded]:
-    """The decoded, folded paths of the given URLs, each ending in "/"."""
-    seen: set[str] = set()
+def url_paths(*urls: str) -> list[Folded]:
+    """The decoded, folded paths of the given URLs, each ending in "/" (a path
+    several URLs share, once)."""
+    paths: list[str] = []
+    heads: set[str] = set()
     for url in dict.fromkeys(urls):
-        if not url or not isinstance(url, str):
-            continue
-        path = _path_of(clip(url, MAX_URL_CHARS))
-        if path is None:
-            continue
-        if not path.startswith("/"):
-            path = "/" + path
-        path = clip(path, MAX_PATH_CHARS)
-        if not path.endswith("/"):
-            path += "/"
-        if path not in seen:
-            seen.add(path)
-            yield Folded(path)
+        if url and isinstance(url, str):
+            # A URL that differs from one already read only in its query or
+            # fragment (a link and its canonical form, say) has the same path.
+            head = url[:MAX_URL_CHARS].partition("#")[0].partition("?")[0]
+            if head in heads:
+                continue
+            heads.add(head)
+        path = _normal_path(url)
+        if path is not None and path not in paths:
+            paths.append(path)
+    return [Folded(path) for path in paths]
+
+
+def _normal_path(url: str) -> str | None:
+    if not url or not isinstance(url, str):
+        return None
+    path = _path_of(url[:MAX_URL_CHARS])  # slices are `clip`, without a call
+    if path is None:
+        return None
+    if not path.startswith("/"):
+        path = "/" + path
+    path = path[:MAX_PATH_CHARS]
+    return path if path.endswith("/") else path + "/"
 
 
 def is_word_char(char: str) -> bool:
