@@ -37,6 +37,7 @@ from bot.classify.tables import (
     compile_exclusion,
     url_hits,
 )
+from bot.classify.urls import url_alternation, url_paths, url_pattern
 from bot.config import Config, RegionConfig, Rule
 from bot.types import Classification, Item, RuleMatch
 
@@ -147,7 +148,7 @@ class _Subject:
         tags = item.tags
         # (most items have no tags: no call for them)
         self.tags = tx.tag_keys(tuple(tags)) if tags and isinstance(tags, tuple | list) else []
-        self.paths = tx.url_paths(_str(item.url), _str(item.canonical_url))
+        self.paths = url_paths(_str(item.url), _str(item.canonical_url))
         self.feed = _str(item.feed)
         self.cancels: dict[tuple[int, int], str | None] = {}
 
@@ -188,7 +189,7 @@ class Classifier:
         # Every region's url patterns in one regex: most paths match none of them,
         # and one search tells so (a path it matches is then read region by region).
         bodies = [e[0].pattern for r in self._url_regions for e in r.urls.entries]
-        self._any_url = tx.url_alternation(bodies) if bodies else None
+        self._any_url = url_alternation(bodies) if bodies else None
         index = {r.name: r.index for r in self._regions}
         for i, feed in enumerate(config.feeds):
             if feed.region is not None and feed.region in index:
@@ -376,7 +377,7 @@ class Classifier:
         for j, rule in enumerate(config.rules):
             self._compile_rule(region, j, rule)
         if region.urls.entries:
-            region.urls.regex = tx.url_alternation([e[0].pattern for e in region.urls.entries])
+            region.urls.regex = url_alternation([e[0].pattern for e in region.urls.entries])
         return region
 
     def _compile_rule(self, region: Region, j: int, rule: Rule) -> None:
@@ -399,7 +400,7 @@ class Classifier:
                 if key:
                     self._tags.setdefault(key, []).append(pattern)
             elif rule.kind == "url":
-                body = tx.url_pattern(text)
+                body = url_pattern(text)
                 if body is not None:
                     region.urls.entries.append((re.compile(body), pattern))
             elif parsed is not None:

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from bot.classify import text as tx
+from bot.classify.urls import url_pattern, url_problem
 from bot.config import Config, RegionConfig, Rule
 
 _FIELDS = ("title", "lede")
@@ -55,7 +56,7 @@ def _never_matches(kind: str, pattern: str) -> str | None:
     if kind == "tag":
         return None if tx.tag_key(pattern) else "is empty after normalising"
     if kind == "url":
-        return tx.url_problem(pattern)
+        return url_problem(pattern)
     if tx.keyword_parts(pattern) is not None:
         return None
     core = tx.fold(pattern).strip().strip("*").strip()
@@ -108,7 +109,7 @@ def _always_cancelled_by(kind: str, pattern: str, exclude: tuple[str, ...]) -> s
 def _inside(kind: str, phrase: str, pattern: str) -> bool:
     """Whether `phrase` matches within what `pattern` itself says."""
     if kind == "url":
-        body = tx.url_pattern(phrase)
+        body = url_pattern(phrase)
         return body is not None and re.search(body, tx.fold(pattern).strip()) is not None
     if kind == "keyword":
         parsed, own = tx.keyword_parts(phrase), tx.keyword_parts(pattern)

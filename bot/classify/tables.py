@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from bot.classify import text as tx
 from bot.classify.names import Qualifiers, SharedNames
+from bot.classify.urls import url_alternation, url_pattern
 
 _STEM_INDEX = 3  # stems are looked up by their first letters
 _CACHE_LIMIT = 20_000  # distinct keyword hits remembered per field
@@ -189,7 +190,7 @@ def compile_exclusion(kind: str, phrases: tuple[str, ...], fields: tuple[str, ..
 
 def _exclusion_regex(kind: str, phrases: tuple[str, ...]) -> re.Pattern[str] | None:
     if kind == "url":
-        bodies = [b for b in map(tx.url_pattern, phrases) if b is not None]
-        return tx.url_alternation(bodies) if bodies else None
+        bodies = [b for b in map(url_pattern, phrases) if b is not None]
+        return url_alternation(bodies) if bodies else None
     keywords = [k for k in map(tx.keyword_parts, phrases) if k is not None]
     return tx.keyword_alternation(keywords) if keywords else None
