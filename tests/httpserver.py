@@ -4,8 +4,9 @@ Use it as a context manager (`with FeedServer() as server:`) or through the
 `feed_server` fixture: import `feed_server_fixture` into a test module (or a
 conftest) and ask for `feed_server`. Register routes, point the code under test at
 `server.url(path)`, then check what the server saw: `hits(path)`,
-`not_modified(path)` (conditional requests answered 304) and `requests(path)` (the
-headers of each request, names lower-cased). Routes can be replaced between polls.
+`not_modified(path)` (conditional requests answered 304), `requests(path)` (the
+headers of each request, names lower-cased) and `connections` (how many TCP
+connections the requests came on). Routes can be replaced between polls.
 
 Every route that stalls is bounded: a hang or a drip ends after `MAX_STALL` seconds,
 an endless body or a gzip bomb after `MAX_STREAM_SECONDS`, and every socket has a
@@ -82,6 +83,7 @@ class FeedServer:
         self._hits: Counter[str] = Counter()
         self._not_modified: Counter[str] = Counter()
         self._requests: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
+        self._clients: set[tuple[str, int]] = set()  # (address, port): one per connection
         self._stopping = threading.Event()
         self._in_flight = 0
         self._max_in_flight = 0
@@ -192,6 +194,12 @@ class FeedServer:
             return list(self._requests[path])
 
     @property
+    def connections(self) -> int:
+        """How many TCP connections requests came on (keep-alive reuses one)."""
+        with self._lock:
+            return len(self._clients)
+
+    @property
     def max_in_flight(self) -> int:
         """The most requests the server was answering at one time."""
         with self._lock:
@@ -203,6 +211,7 @@ class FeedServer:
             self._hits.clear()
             self._not_modified.clear()
             self._requests.clear()
+            self._clients.clear()
 
     # --- serving -------------------------------------------------------------
 
@@ -220,6 +229,7 @@ class FeedServer:
         path = handler.path
         with self._lock:
             self._hits[path] += 1
+            self._clients.add(handler.client_address[:2])
             self._requests[path].append({k.lower(): v for k, v in handler.headers.items()})
             route = self._routes.get(path) or self._routes.get(path.split("?", 1)[0])
         if route is None:

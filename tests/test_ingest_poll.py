@@ -320,6 +320,19 @@ def test_retry_after_from_a_busy_server_is_honoured(feed_server: FeedServer) -> 
     assert outcome.state.next_due == NOW + timedelta(hours=2)
 
 
+def test_unchanged_feeds_of_one_host_share_one_connection(feed_server: FeedServer) -> None:
+    for i in range(3):
+        feed_server.feed(f"/same{i}", SEED, etag=f'"s{i}"')
+    states = [_state(feed_server, f"/same{i}") for i in range(3)]
+    one_at_a_time = replace_settings(concurrency=1, per_host=1)
+    first = _poll(states, one_at_a_time)
+    feed_server.reset_counts()
+    again = _poll([o.state for o in first], one_at_a_time)
+    assert [o.status for o in again] == [FetchStatus.NOT_MODIFIED] * 3
+    # Each 304 is read to its end, so the connection goes back to the pool.
+    assert feed_server.connections == 1
+
+
 def test_without_keep_items_the_outcomes_returned_hold_no_items(feed_server: FeedServer) -> None:
     feed_server.feed("/seed", SEED)
     feed_server.status("/bad", 500)

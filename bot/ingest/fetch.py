@@ -166,6 +166,10 @@ async def fetch(
                 url = target
                 continue
             if response.status_code == 304:
+                # Read to its end (a 304 has no body): only a response read to the end
+                # gives its connection back to the pool; closing an unread one drops
+                # it, and the next feed of the host pays a new TCP and TLS handshake.
+                await read_body(response, max_body_bytes)
                 return FetchResult(304, url, next_url, _lowered(response))
             if not 200 <= response.status_code < 300:
                 raise _http_error(response, url)
