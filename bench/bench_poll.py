@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,9 @@ HOSTS = 3 if SMOKE else 30
 READER_WORKERS = (2,) if SMOKE else (8, 16, 32)
 # (feeds, latency in seconds, which baselines run): the sequential loop of 1,000
 # feeds would take minutes on its own, and says nothing the 300 do not.
+# Warm polls of reader and roundup take about a second: the best of three is shown.
+# (The sequential loop's warm poll is 300 round trips in a row, and runs once.)
+WARM_RUNS = 1 if SMOKE else 3
 CASES = [(6, 0.0, True)] if SMOKE else [(300, 0.05, True), (300, 0.0, True), (1000, 0.05, False)]
 
 SEQUENTIAL = r"""
@@ -158,14 +162,23 @@ def run_sequential(server: Server, urls: list[str], tmp: Path) -> Result:
     )
 
 
+def best_warm(server: Server, run: Callable[[], Run]) -> Run:
+    """The fastest of `WARM_RUNS` warm runs: one run of about a second is mostly
+    noise on a shared machine, and every contender gets the same number of tries."""
+    runs = []
+    for _ in range(WARM_RUNS):
+        server.reset()
+        runs.append(run())
+    return min(runs, key=lambda r: r.wall)
+
+
 def run_reader(server: Server, urls: list[str], tmp: Path, workers: int) -> Result:
     db = tmp / f"reader-{workers}.sqlite"
     stdin = "\n".join(urls)
     argv = [PY, "-c", READER, str(db), str(workers)]
     server.reset()
     cold = _check(measure(argv, stdin=stdin), "reader")
-    server.reset()
-    warm = _check(measure(argv, stdin=stdin), "reader")
+    warm = best_warm(server, lambda: _check(measure(argv, stdin=stdin), "reader"))
     return Result(
         f"reader workers={workers}", cold, warm, _stories(cold.stdout), server.bodies_sent()
     )
@@ -185,9 +198,10 @@ def run_roundup(server: Server, urls: list[str], tmp: Path) -> Result:
     # Exit 1 means a feed failed: measured all the same, and the table shows it.
     poll = [*roundup, "poll", "--config", str(config)]
     cold = _check(measure(poll, env=env), "roundup poll", ok=(0, 1))
-    server.reset()
     argv = [*roundup, "poll", "--all", "--config", str(config)]
-    warm = _check(measure(argv, env=env), "roundup poll --all", ok=(0, 1))
+    warm = best_warm(
+        server, lambda: _check(measure(argv, env=env), "roundup poll --all", ok=(0, 1))
+    )
     new = re.search(r"new (\d+)", cold.stdout)
     fetched = re.search(r"fetched (\d+)", warm.stdout)
     return Result(
