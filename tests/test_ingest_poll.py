@@ -320,6 +320,25 @@ def test_retry_after_from_a_busy_server_is_honoured(feed_server: FeedServer) -> 
     assert outcome.state.next_due == NOW + timedelta(hours=2)
 
 
+@pytest.mark.parametrize(("bodies", "finished"), [(1, ["slow", "quick"]), (2, ["quick", "slow"])])
+def test_bodies_in_flight_bound_the_bodies_read_and_parsed_at_once(
+    feed_server: FeedServer, bodies: int, finished: list[str]
+) -> None:
+    # "slow" streams its body over about a second (40 bytes of a feed: only how long
+    # it takes to read matters here); "quick" answers 0.3 s later, at once. With one
+    # body slot, quick's body waits until slow's is read and parsed.
+    feed_server.drip("/slow", _feed(_item_xml(1, "Slow")).encode()[:40], every=0.025)
+    feed_server.feed("/quick", _feed(_item_xml(2, "Quick")), delay=0.3)
+    seen: list[str] = []
+    settings = replace_settings(concurrency=2, per_host=2, bodies_in_flight=bodies)
+    _poll(
+        [_state(feed_server, "/slow"), _state(feed_server, "/quick")],
+        settings,
+        on_done=lambda o: seen.append(o.name),
+    )
+    assert seen == finished
+
+
 def test_unchanged_feeds_of_one_host_share_one_connection(feed_server: FeedServer) -> None:
     for i in range(3):
         feed_server.feed(f"/same{i}", SEED, etag=f'"s{i}"')
@@ -396,8 +415,8 @@ def test_concurrency_is_bounded(feed_server: FeedServer) -> None:
 def test_one_host_sees_at_most_per_host_requests_by_default(feed_server: FeedServer) -> None:
     for i in range(10):
         feed_server.feed(f"/busy{i}", _feed(_item_xml(i, "busy")), delay=0.3)
-    settings = FetchConfig()  # the shipped defaults: 64 at a time, 4 per host
-    assert (settings.concurrency, settings.per_host) == (64, 4)
+    settings = FetchConfig()  # the shipped defaults: 128 at a time, 4 per host
+    assert (settings.concurrency, settings.per_host, settings.bodies_in_flight) == (128, 4, 32)
     outcomes = _poll([_state(feed_server, f"/busy{i}") for i in range(10)], settings)
     assert all(o.status is FetchStatus.FETCHED for o in outcomes)
     assert feed_server.max_in_flight == 4

@@ -13,6 +13,7 @@ fetch (the caller wraps it in the per-feed deadline).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import ssl
@@ -39,6 +40,7 @@ class FetchResult:
     next_url: str  # the URL to poll next time: moved only by permanent redirects
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-cased names
     body: bytes = b""
+    holds_gate: bool = False  # the body holds a slot of `body_gate`: release it when done
 
     @property
     def not_modified(self) -> bool:
@@ -145,8 +147,14 @@ async def fetch(
     last_modified: str | None,
     max_redirects: int,
     max_body_bytes: int,
+    body_gate: asyncio.Semaphore | None = None,
 ) -> FetchResult:
-    """GET `url` conditionally; the result, or a `FetchError` saying what went wrong."""
+    """GET `url` conditionally; the result, or a `FetchError` saying what went wrong.
+
+    With `body_gate`, a 2xx body is read only once a slot of it is free, and the
+    result holds that slot (`holds_gate`) until the caller releases it: memory for
+    bodies is bounded by the gate, not by the number of requests in flight.
+    """
     headers = _request_headers(etag, last_modified)
     next_url, permanent_so_far = url, True
     for _ in range(max_redirects + 1):
@@ -173,13 +181,33 @@ async def fetch(
                 return FetchResult(304, url, next_url, _lowered(response))
             if not 200 <= response.status_code < 300:
                 raise _http_error(response, url)
-            body = await read_body(response, max_body_bytes)
-            return FetchResult(response.status_code, url, next_url, _lowered(response), body)
+            body = await _gated_body(response, max_body_bytes, body_gate)
+            return FetchResult(
+                response.status_code,
+                url,
+                next_url,
+                _lowered(response),
+                body,
+                holds_gate=body_gate is not None,
+            )
         except httpx.HTTPError as exc:
             raise _network_error(exc, url) from None
         finally:
             await response.aclose()
     raise FetchError(f"more than {max_redirects} redirects (the last to {_short(url)})")
+
+
+async def _gated_body(
+    response: httpx.Response, limit: int, gate: asyncio.Semaphore | None
+) -> bytes:
+    if gate is None:
+        return await read_body(response, limit)
+    await gate.acquire()
+    try:
+        return await read_body(response, limit)
+    except BaseException:  # a failed or cancelled read gives its slot back at once
+        gate.release()
+        raise
 
 
 def _lowered(response: httpx.Response) -> dict[str, str]:

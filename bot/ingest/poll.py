@@ -5,6 +5,8 @@ What it does: `poll_feeds` runs the whole poll on the event loop, at most
 host waiting for its turn holds none of the global slots), each under the per-feed
 deadline (`total_timeout`, on top of the connect and read timeouts). A 304, or a
 body whose sha256 equals the last good one, is NOT_MODIFIED and nothing is parsed.
+At most `bodies_in_flight` bodies are read or wait to be parsed at once, whatever
+`concurrency` is: their memory is bounded by that times the body cap.
 Each host gets its own small httpx client (a pool of at most `per_host`
 connections), all sharing one TLS context: httpcore scans every connection of a
 pool each time a request starts or ends, so one pool for hundreds of hosts costs
@@ -126,6 +128,7 @@ async def poll_feeds(
     now = ensure_utc(now)
     agent = user_agent or settings.user_agent or default_user_agent()
     gate = asyncio.Semaphore(settings.concurrency)
+    bodies = asyncio.Semaphore(settings.bodies_in_flight)
     hosts: dict[str, asyncio.Semaphore] = {}
     parser = ParsePool(settings.parse_workers)
     clients = _Clients(settings, agent)
@@ -136,7 +139,8 @@ async def poll_feeds(
         name = _host(state.url)
         host = hosts.setdefault(name, asyncio.Semaphore(settings.per_host))
         async with host, gate:
-            outcome = await poll_one(clients.for_host(name), state, settings, now, timing, parser)
+            client = clients.for_host(name)
+            outcome = await poll_one(client, state, settings, now, timing, parser, bodies)
         if on_done is not None:
             on_done(outcome)
         return outcome if keep_items or not outcome.items else replace(outcome, items=())
@@ -163,10 +167,12 @@ async def poll_one(
     now: datetime,
     timing: Timing,
     parser: ParsePool | None = None,
+    bodies: asyncio.Semaphore | None = None,
 ) -> FeedOutcome:
-    """Poll one feed; never raises for the feed's sake."""
+    """Poll one feed; never raises for the feed's sake. `bodies` bounds the bodies
+    read or waiting to be parsed across the feeds that share it."""
     try:
-        return await _poll(client, state, settings, now, timing, parser or ParsePool(1))
+        return await _poll(client, state, settings, now, timing, parser or ParsePool(1), bodies)
     except Exception as exc:  # a bug here must cost one feed, not the poll
         log.exception("polling feed %s failed unexpectedly", state.name)
         message = f"internal error while polling: {type(exc).__name__}: {exc}"
@@ -180,6 +186,7 @@ async def _poll(
     now: datetime,
     timing: Timing,
     parser: ParsePool,
+    bodies: asyncio.Semaphore | None,
 ) -> FeedOutcome:
     deadline = settings.total_timeout.total_seconds()
     try:
@@ -191,6 +198,7 @@ async def _poll(
                 last_modified=state.last_modified,
                 max_redirects=settings.max_redirects,
                 max_body_bytes=settings.max_body_bytes,
+                body_gate=bodies,
             )
     except FetchError as exc:
         if isinstance(exc, HTTPStatusFailure):
@@ -207,6 +215,16 @@ async def _poll(
         host = urlsplit(state.url).netloc or state.url
         message = f"no complete response from {host} within {deadline:g}s (the per-feed deadline)"
         return failed(state, now, timing, message)
+    try:
+        return await _read(result, state, now, timing, parser)
+    finally:
+        if bodies is not None and result.holds_gate:
+            bodies.release()  # parsed, or found unchanged: the body is let go
+
+
+async def _read(
+    result: FetchResult, state: FeedState, now: datetime, timing: Timing, parser: ParsePool
+) -> FeedOutcome:
     if result.not_modified:
         return succeeded(state, now, timing, _unchanged(state, result, state.body_hash))
     body_hash = hashlib.sha256(result.body).hexdigest()
