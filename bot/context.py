@@ -1,9 +1,11 @@
 """The one factory that wires config, store and clock together.
 
 The CLI, the web app, the scheduler and the tests all start here: `open_context`
-loads and validates the config, lints the region rules (warnings, not errors),
-opens the store named by `DATABASE_URL` (SQLite under `var/` by default) and
-migrates it, and hands back a `Context`. It does no work of its own beyond that.
+loads and validates the config, opens the store named by `DATABASE_URL` (SQLite
+under `var/` by default) and migrates it, and hands back a `Context`. The region
+rules are compiled, and linted (warnings, not errors), when a command first
+classifies (`Context.classifier`): a command that only reads the store pays for
+neither. It does no work of its own beyond that.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.classify.lint import lint_rules
 from bot.clock import Clock, clock_from_env
 from bot.config import DEFAULT_CONFIG_PATH, Config, load_config
 from bot.store import Store, open_store
@@ -51,9 +52,14 @@ class Context:
 
     @property
     def classifier(self) -> Classifier:
+        """The compiled region rules; the first use logs what `lint_rules` finds."""
         if self._classifier is None:
             from bot.classify.classifier import Classifier
+            from bot.classify.lint import lint_rules
 
+            self.warnings = lint_rules(self.config)
+            for warning in self.warnings:
+                log.warning("config: %s", warning)
             self._classifier = Classifier.from_config(self.config)
         return self._classifier
 
@@ -80,10 +86,7 @@ def open_context(
     else:
         path = config_path_from_env(config)
         cfg = load_config(path)
-    warnings = lint_rules(cfg)
-    for warning in warnings:
-        log.warning("config: %s", warning)
     store = open_store(database_url_from_env(database_url))
     if migrate:
         store.upgrade()
-    return Context(cfg, store, clock or clock_from_env(), path, warnings)
+    return Context(cfg, store, clock or clock_from_env(), path)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
 from bot.classify import Classifier, lint_rules
 from bot.config import Config
+from bot.context import open_context
 from bot.types import Item
 
 
@@ -206,3 +208,19 @@ def test_a_shadowed_rule_really_never_wins() -> None:
     )
     assert c.region == "Middle East"
     assert c.candidates == ("Europe",)
+
+
+def test_a_context_logs_the_warnings_when_it_first_compiles_the_rules(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = one({"keywords": ["!!!"]})
+    with (
+        caplog.at_level(logging.WARNING, logger="bot.context"),
+        open_context(config, database_url="sqlite://") as ctx,
+    ):
+        # Opening a context (every command does) neither compiles nor lints.
+        assert ctx.warnings == [] and caplog.messages == []
+        assert ctx.classifier is ctx.classifier  # compiled once...
+    warning = 'config: regions[0].rules[0]: keyword "!!!" has no letter or digit'
+    assert [m for m in caplog.messages if m.startswith(warning)] == [caplog.messages[0]]
+    assert len(caplog.messages) == 1  # ...and linted once

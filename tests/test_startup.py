@@ -34,6 +34,7 @@ HEAVY = (
     "uvicorn",
     "sendgrid",
     "bot.classify.classifier",
+    "bot.classify.lint",
     "sqlalchemy.dialects.postgresql",
     "feedparser",
     "nh3",
