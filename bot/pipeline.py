@@ -4,8 +4,8 @@
                    │   FeedOutcome per feed: new state, items, error
                    ▼
                classify.Classifier.classify(item) -> Classification
-                   ▼
-               store.upsert_items / save_feed_state
+                   ▼          (both on a thread, as each feed finishes)
+               store.upsert_items / save_feed_states
                    ▼
                edition.draft (window, caps, dedupe, editor decisions kept)
                    ▼
@@ -163,9 +163,10 @@ class _StoreInOrder:
     Why a thread: classifying and writing a feed's stories takes milliseconds of
     CPU that would otherwise wait for the last download and parse, or stall the
     event loop. Why in order: when two feeds carry one story, the feed polled first
-    (the first in the config) stores it (its key, feed and first_seen stay), as in a
-    poll run feed by feed. A store error stops the writing (the feeds not written keep their old
-    state, so the next poll reads them again) and is raised by `finish`.
+    (the first in the config) stores it (its key, feed and first_seen stay), as in
+    a poll run feed by feed. A store error stops the writing (the feeds not written
+    keep their old state, so the next poll reads them again) and is raised by
+    `finish`.
     """
 
     def __init__(self, ctx: Context) -> None:
