@@ -10,10 +10,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.config import FetchConfig
 from bot.ingest import FeedOutcome, default_user_agent, poll_feeds
+from bot.ingest.outcome import Timing
+from bot.ingest.poll import poll_one
 from bot.types import FeedState, FetchStatus
 from tests.httpserver import FeedServer
 
@@ -337,6 +340,29 @@ def test_bodies_in_flight_bound_the_bodies_read_and_parsed_at_once(
         on_done=lambda o: seen.append(o.name),
     )
     assert seen == finished
+
+
+def test_waiting_for_a_body_slot_does_not_count_against_the_feed_deadline(
+    feed_server: FeedServer,
+) -> None:
+    # The deadline bounds the network: a feed whose body waits 1.5 s for a slot
+    # (other feeds' bodies being parsed) is read whole under a 1 s deadline.
+    feed_server.feed("/feed", SEED)
+    settings = replace_settings(total_timeout=timedelta(seconds=1))
+    timing = Timing(settings.poll_interval, settings.backoff_base, settings.backoff_max)
+
+    async def run() -> tuple[FeedOutcome, bool]:
+        slots = asyncio.Semaphore(1)
+        await slots.acquire()  # the one slot is taken...
+        asyncio.get_running_loop().call_later(1.5, slots.release)  # ...for 1.5 s
+        async with httpx.AsyncClient() as client:
+            state = _state(feed_server, "/feed")
+            outcome = await poll_one(client, state, settings, NOW, timing, bodies=slots)
+        return outcome, slots.locked()
+
+    outcome, still_held = asyncio.run(run())
+    assert (outcome.status, outcome.error, len(outcome.items)) == (FetchStatus.FETCHED, None, 4)
+    assert not still_held  # the slot was given back after the parse
 
 
 def test_unchanged_feeds_of_one_host_share_one_connection(feed_server: FeedServer) -> None:

@@ -13,13 +13,13 @@ fetch (the caller wraps it in the per-feed deadline).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -45,6 +45,14 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
+
+
+class Gate(Protocol):
+    """A slot to hold while a body is read (an `asyncio.Semaphore` is one)."""
+
+    async def acquire(self) -> object: ...
+
+    def release(self) -> None: ...
 
 
 class HTTPStatusFailure(FetchError):
@@ -147,7 +155,7 @@ async def fetch(
     last_modified: str | None,
     max_redirects: int,
     max_body_bytes: int,
-    body_gate: asyncio.Semaphore | None = None,
+    body_gate: Gate | None = None,
 ) -> FetchResult:
     """GET `url` conditionally; the result, or a `FetchError` saying what went wrong.
 
@@ -197,9 +205,7 @@ async def fetch(
     raise FetchError(f"more than {max_redirects} redirects (the last to {_short(url)})")
 
 
-async def _gated_body(
-    response: httpx.Response, limit: int, gate: asyncio.Semaphore | None
-) -> bytes:
+async def _gated_body(response: httpx.Response, limit: int, gate: Gate | None) -> bytes:
     if gate is None:
         return await read_body(response, limit)
     await gate.acquire()

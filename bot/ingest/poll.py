@@ -17,7 +17,8 @@ a `FeedOutcome`, whatever happens to it: one failing feed never stops the others
 and no exception escapes for a feed's sake.
 What it does not do: decide which feeds are due (the caller filters with `is_due`;
 every state passed in is polled), store anything, or read the clock (`now` is
-given). The deadline bounds the network part; parsing is bounded by the body cap.
+given). The deadline bounds the network part (not the wait for a body slot);
+parsing is bounded by the body cap.
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ async def _poll(
 ) -> FeedOutcome:
     deadline = settings.total_timeout.total_seconds()
     try:
-        async with asyncio.timeout(deadline):
+        async with asyncio.timeout(deadline) as budget:
             result = await fetch(
                 client,
                 state.url,
@@ -198,7 +199,7 @@ async def _poll(
                 last_modified=state.last_modified,
                 max_redirects=settings.max_redirects,
                 max_body_bytes=settings.max_body_bytes,
-                body_gate=bodies,
+                body_gate=None if bodies is None else _Slot(bodies, budget),
             )
     except FetchError as exc:
         if isinstance(exc, HTTPStatusFailure):
@@ -246,6 +247,31 @@ async def _read(
         warnings=parsed.warnings,
     )
     return succeeded(state, now, timing, fetched)
+
+
+class _Slot:
+    """A body slot of `slots` whose wait does not count against the feed's deadline:
+    the deadline bounds the network, and a slot frees up as other feeds are parsed."""
+
+    def __init__(self, slots: asyncio.Semaphore, deadline: asyncio.Timeout) -> None:
+        self.slots = slots
+        self.deadline = deadline
+
+    async def acquire(self) -> None:
+        due = self.deadline.when()
+        if due is None or not self.slots.locked():
+            await self.slots.acquire()
+            return
+        loop = asyncio.get_running_loop()
+        left = due - loop.time()
+        self.deadline.reschedule(None)
+        try:
+            await self.slots.acquire()
+        finally:
+            self.deadline.reschedule(loop.time() + left)
+
+    def release(self) -> None:
+        self.slots.release()
 
 
 def _unchanged(state: FeedState, result: FetchResult, body_hash: str | None) -> Fetched:
