@@ -184,7 +184,14 @@ class _StoreInOrder:
     def put(self, index: int, outcome: FeedOutcome) -> None:
         with self._ready:
             self._waiting[index] = outcome
-            self._ready.notify()
+            # Feeds without stories have nothing to write: they are passed over here,
+            # and the thread is woken only for one it can write now. Waking it for
+            # each of hundreds of unchanged feeds cost the poll a GIL hand-over each.
+            while (next_one := self._waiting.get(self._next)) is not None and not next_one.items:
+                del self._waiting[self._next]
+                self._next += 1
+            if self._next in self._waiting:
+                self._ready.notify()
 
     def finish(self) -> None:
         """Store what is waiting, stop the thread, raise its store error if any."""

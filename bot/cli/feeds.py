@@ -83,6 +83,12 @@ def poll(
 
 
 def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline.PollReport:
+    from bot import pipeline
+
+    if not console.is_terminal:
+        # A transient bar shows nothing on a pipe or in a log (cron, the scheduler),
+        # yet its refresh thread would still take the CPU from the poll.
+        return pipeline.poll(ctx, feed=feed, force=force)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -91,7 +97,6 @@ def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline
         TimeElapsedColumn,
     )
 
-    from bot import pipeline
     from bot.ingest import FeedOutcome
 
     progress = Progress(
