@@ -37,6 +37,8 @@ HEAVY = (
     "bot.classify.lint",
     "sqlalchemy.dialects.postgresql",
     "feedparser",
+    "fastfeedparser",
+    "lxml",
     "nh3",
 )
 PROBE = """
