@@ -45,6 +45,8 @@ def test_minimal_config_has_defaults() -> None:
     config = parse_config(MINIMAL)
     assert config.fetch.max_body_bytes == 10_000_000
     assert config.fetch.max_redirects == 5
+    assert config.fetch.parser == "fastfeedparser"
+    assert parse_config(MINIMAL + "fetch:\n  parser: feedparser\n").fetch.parser == "feedparser"
     assert config.classify.precedence == ("tag", "url", "keyword", "feed")
     assert config.newsletter.timezone == "UTC"
     assert config.region_names == ("Europe", "More from the site")
@@ -126,6 +128,10 @@ def test_bad_durations(value: object) -> None:
                 "    url: https://example.org/f\n    poll_interval: often",
             ),
             "feeds.yaml:9: feeds[0].poll_interval: expected a duration such as 30m",
+        ),
+        (
+            ("regions:", "fetch:\n  parser: lxml\nregions:"),
+            "feeds.yaml:10: fetch.parser: Input should be 'fastfeedparser' or 'feedparser'",
         ),
     ],
 )

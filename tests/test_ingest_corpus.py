@@ -2,7 +2,9 @@
 
 193 files (33 real feeds, 160 of feedparser's own test files) are served by one
 test server, each with the headers its header comment names, and polled in one
-`poll_feeds` call. Per file: the status and item count match `expected.json`,
+`poll_feeds` call, once with each parser (`fetch.parser`): the outcomes are the
+same. Per file: the parser that reads it (the fast parser, or feedparser when the
+fast parser hands it on), the status and item count match `expected.json`,
 every entry feedparser read is either an item or skipped with a warning, keys are
 unique within the feed, stored HTML is sanitised, and failures carry a clear error.
 `ROUNDUP_UPDATE_GOLDEN=1` rewrites expected.json (see fixtures/corpus/SOURCES.md).
@@ -24,6 +26,7 @@ import pytest
 from bot.config import FetchConfig
 from bot.errors import ParseError
 from bot.ingest import FeedOutcome, parse_feed, poll_feeds
+from bot.ingest.parse import PARSERS
 from bot.types import FeedState, FetchStatus
 from tests.httpserver import FeedServer
 
@@ -54,8 +57,9 @@ def served_headers(path: Path) -> dict[str, str]:
     return headers
 
 
-@pytest.fixture(scope="module")
-def outcomes() -> Iterator[dict[str, FeedOutcome]]:
+@pytest.fixture(scope="module", params=PARSERS)
+def outcomes(request: pytest.FixtureRequest) -> Iterator[dict[str, FeedOutcome]]:
+    settings = SETTINGS.model_copy(update={"parser": request.param})
     with FeedServer() as server:
         states = []
         for name in FILES:
@@ -67,18 +71,19 @@ def outcomes() -> Iterator[dict[str, FeedOutcome]]:
             )
             url = server.url(f"/{name}")
             states.append(FeedState(name=name, url=url, config_url=url))
-        polled = asyncio.run(poll_feeds(states, SETTINGS, NOW))
+        polled = asyncio.run(poll_feeds(states, settings, NOW))
         yield {outcome.name: outcome for outcome in polled}
 
 
-def _entries_read(name: str) -> int | None:
-    """What feedparser read from the file (for the golden file only)."""
+def _parsed(name: str) -> tuple[int | None, str]:
+    """How many entries the parser read from the file, and which parser it was."""
     path = CORPUS / name
     headers = {k.lower(): v for k, v in served_headers(path).items()}
     try:
-        return parse_feed(path.read_bytes(), headers, f"http://127.0.0.1/{name}", name).entries
+        parsed = parse_feed(path.read_bytes(), headers, f"http://127.0.0.1/{name}", name)
     except ParseError:
-        return None
+        return None, "feedparser"
+    return parsed.entries, parsed.parser
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +93,9 @@ def expected(outcomes: dict[str, FeedOutcome]) -> dict[str, Any]:
             name: {
                 "status": outcome.status.value,
                 "items": len(outcome.items),
-                "entries": _entries_read(name),
+                "entries": _parsed(name)[0],
                 "error": outcome.error,
+                "parser": _parsed(name)[1],
             }
             for name, outcome in sorted(outcomes.items())
         }
@@ -112,6 +118,7 @@ def test_corpus_outcome_matches_golden(
     outcomes: dict[str, FeedOutcome], expected: dict[str, Any], name: str
 ) -> None:
     outcome, want = outcomes[name], expected[name]
+    assert _parsed(name)[1] == want["parser"]
     assert outcome.status.value == want["status"]
     assert outcome.error == want["error"]
     assert len(outcome.items) == want["items"]

@@ -53,6 +53,23 @@ def test_the_pool_parses_in_processes_and_passes_parse_errors_on() -> None:
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_pool_reads_with_the_configured_parser(workers: int) -> None:
+    async def run() -> list[str]:
+        used = []
+        for parser in ("feedparser", "fastfeedparser"):
+            pool = ParsePool(workers, parser)
+            try:
+                parsed = await pool.parse(FEED, HEADERS, "https://site.example/feed.xml", "f")
+                used.append(parsed.parser)
+            finally:
+                pool.close()
+        return used
+
+    assert asyncio.run(run()) == ["feedparser", "fastfeedparser"]
+    assert ParsePool().parser == "fastfeedparser"  # the default, as `fetch.parser`'s
+
+
 def test_a_killed_worker_costs_one_retry_not_the_poll() -> None:
     async def run() -> None:
         pool = ParsePool(2)

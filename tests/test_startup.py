@@ -37,6 +37,8 @@ HEAVY = (
     "bot.classify.lint",
     "sqlalchemy.dialects.postgresql",
     "feedparser",
+    "fastfeedparser",
+    "lxml",
     "nh3",
 )
 # A poll needs no more of rich than its table: httpx's command-line client would bring

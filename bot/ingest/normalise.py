@@ -181,11 +181,12 @@ def normalise_entry(
     published = _datetime(entry, "published_parsed") or _datetime(entry, "updated_parsed")
     summary = _str(entry, "summary")
     image_credit = media_credit(entry) or (credit[:MAX_CREDIT_CHARS] if credit else None)
+    canonical = canonical_url(url) if url else ""
     return Item(
-        key=_key(collapse(_str(entry, "id")), canonical_url(url) if url else "", title, published),
+        key=_key(collapse(_str(entry, "id")), canonical, title, published),
         feed=feed_name,
         url=url,
-        canonical_url=canonical_url(url) if url else "",
+        canonical_url=canonical,
         title=title,
         lede=lede,
         content=sanitise_html(content or summary, base=url or feed_url),

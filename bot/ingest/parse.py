@@ -1,8 +1,14 @@
-"""Bytes of a fetched feed -> `ParsedFeed` (title, items, warnings), with feedparser.
+"""Bytes of a fetched feed -> `ParsedFeed` (title, items, warnings).
 
-What it does: checks the DTD (`xmlguard`), hands feedparser the body as a stream
-with the response headers (the feed URL goes in as Content-Location, the base of
-relative links), decides whether the result is usable, and normalises every entry.
+What it does: checks the DTD (`xmlguard`), reads the body with the configured parser
+(`fetch.parser`), decides whether the result is usable, and normalises every entry.
+The parsers:
+- ``fastfeedparser`` (the default): `fastparse` reads the plain feeds, which are
+  nearly all of them, about ten times faster than feedparser and with the same items;
+  every other body goes to feedparser (see `fastparse` for which).
+- ``feedparser``: every body is read by feedparser, given as a stream with the
+  response headers (the feed URL goes in as Content-Location, the base of relative
+  links).
 
 When a parse is fatal (`ParseError`, the feed is FAILED):
 1. the body is empty or only whitespace;
@@ -51,12 +57,16 @@ MAX_WARNINGS = 20
 MAX_TITLE_CHARS = 300
 
 
+PARSERS = ("fastfeedparser", "feedparser")
+
+
 @dataclass(frozen=True)
 class ParsedFeed:
     title: str | None
     items: tuple[Item, ...]
     warnings: tuple[str, ...] = ()
-    entries: int = 0  # how many entries feedparser read, before the cap and skips
+    entries: int = 0  # how many entries the parser read, before the cap and skips
+    parser: str = "feedparser"  # which parser read the body
 
 
 def _content_type(headers: Mapping[str, str]) -> str:
@@ -154,18 +164,37 @@ def _bounded(warnings: list[str]) -> tuple[str, ...]:
     return (*warnings[:MAX_WARNINGS], f"... and {more} more warnings")
 
 
+def _read(
+    body: bytes, headers: Mapping[str, str], url: str, parser: str
+) -> tuple[Any, dict[str, str], str]:
+    """The parser's result, the headers it was given, and which parser it was."""
+    sent = _feedparser_headers(headers, url, body)
+    if parser == "fastfeedparser":
+        from bot.ingest.fastparse import parse_fast
+
+        fast = parse_fast(body, sent.get("content-type", ""))
+        if fast is not None:
+            return fast, sent, "fastfeedparser"
+    result = feedparser.parse(
+        io.BytesIO(body), response_headers=sent, resolve_relative_uris=False, sanitize_html=False
+    )
+    return result, sent, "feedparser"
+
+
 def parse_feed(
     body: bytes,
     headers: Mapping[str, str],
     url: str,
     feed_name: str,
+    parser: str = "fastfeedparser",
 ) -> ParsedFeed:
-    """Parse and normalise one feed body; raises `ParseError` when it is unusable."""
+    """Parse and normalise one feed body; raises `ParseError` when it is unusable.
+
+    `parser` is ``fastfeedparser`` (plain feeds read fast, the rest by feedparser)
+    or ``feedparser`` (every feed by feedparser).
+    """
     check_entities(body)
-    sent = _feedparser_headers(headers, url, body)
-    result = feedparser.parse(
-        io.BytesIO(body), response_headers=sent, resolve_relative_uris=False, sanitize_html=False
-    )
+    result, sent, used = _read(body, headers, url, parser)
     problem = _fatal(result, body, sent)
     if problem:
         raise ParseError(problem)
@@ -178,4 +207,4 @@ def parse_feed(
     title = html_to_text(str(feed.get("title") or ""))[:MAX_TITLE_CHARS] or None
     for warning in warnings:
         log.warning("feed %s: %s", feed_name, warning)
-    return ParsedFeed(title, items, _bounded(warnings), entries=len(entries))
+    return ParsedFeed(title, items, _bounded(warnings), entries=len(entries), parser=used)

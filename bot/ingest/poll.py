@@ -131,7 +131,7 @@ async def poll_feeds(
     gate = asyncio.Semaphore(settings.concurrency)
     bodies = asyncio.Semaphore(settings.bodies_in_flight)
     hosts: dict[str, asyncio.Semaphore] = {}
-    parser = ParsePool(settings.parse_workers)
+    parser = ParsePool(settings.parse_workers, settings.parser)
     clients = _Clients(settings, agent)
 
     async def one(state: FeedState) -> FeedOutcome:

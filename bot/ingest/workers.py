@@ -28,18 +28,20 @@ from bot.errors import ParseError
 if TYPE_CHECKING:
     from bot.ingest.parse import ParsedFeed
 
-_PRELOAD = ["bot.ingest.parse"]
+_PRELOAD = ["bot.ingest.parse", "bot.ingest.fastparse"]
 # parse_feed logs a feed's warnings here; from a worker they are logged by the
 # polling process instead, through its own logging set-up.
 _PARSE_LOG = logging.getLogger("bot.ingest.parse")
 
 
-def _parse(body: bytes, headers: dict[str, str], url: str, feed_name: str) -> ParsedFeed:
+def _parse(
+    body: bytes, headers: dict[str, str], url: str, feed_name: str, parser: str
+) -> ParsedFeed:
     # Imported here, where the parsing happens (a worker has it preloaded): the
-    # polling process then imports feedparser only if it parses in a thread.
+    # polling process then imports the parsers only if it parses in a thread.
     from bot.ingest.parse import parse_feed
 
-    return parse_feed(body, headers, url, feed_name)
+    return parse_feed(body, headers, url, feed_name, parser)
 
 
 def _quiet_worker() -> None:
@@ -67,15 +69,16 @@ def _context() -> multiprocessing.context.BaseContext:
 class ParsePool:
     """Parses bodies off the event loop: in `workers` processes, or a thread if 1."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, parser: str = "fastfeedparser") -> None:
         self.workers = workers or default_workers()
+        self.parser = parser
         self._pool: ProcessPoolExecutor | None = None
 
     async def parse(
         self, body: bytes, headers: Mapping[str, str], url: str, feed_name: str
     ) -> ParsedFeed:
         """The parsed feed; `ParseError` when the body is unusable or the worker died."""
-        job = partial(_parse, body, dict(headers), url, feed_name)
+        job = partial(_parse, body, dict(headers), url, feed_name, self.parser)
         if self.workers <= 1:
             return await asyncio.to_thread(job)
         for attempt in (1, 2):
