@@ -14,6 +14,7 @@ What it does not do: decide which feed field feeds which `Item` field (that is
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
@@ -110,7 +111,30 @@ _CLEANER = nh3.Cleaner(
 _RELATIVE_LINK = re.compile(r"""(?:href|src)\s*+=\s*+["']?+\s*+(?![a-z][a-z0-9+.\-]*:)""")
 _LINK_ATTRIBUTES = frozenset(["href", "src"])
 
-_SPACES = re.compile(r"[^\S\n]+")
+# Tags that may stand bare (no attributes) in a fragment read without the HTML
+# parser: block tags and inline tags without hidden text, none of which the parser
+# reads as raw text (as it does script, style, title, textarea...).
+_BARE_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*+)>")
+_BARE_TAGS = _BLOCK_TAGS | frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "cite",
+        "code",
+        "em",
+        "i",
+        "mark",
+        "q",
+        "s",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "u",
+    ]
+)
 _CREDIT_LINE = re.compile(
     r"^(?:top\s+)?(?:photo|image|picture)\s+credit\s*[:：\-–—]\s*(?P<credit>\S.*)$",
     re.IGNORECASE,
@@ -195,9 +219,35 @@ def collapse(text: str) -> str:
 
 def html_lines(html: str) -> list[str]:
     """The fragment's text, one entry per block (paragraph, list item, line break)."""
-    text = "".join(_parse(html).parts)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    text = _bare_text(html[:MAX_HTML_CHARS])
+    if text is None:
+        text = "".join(_parse(html).parts)
+    # str.split() and the re module agree on what is whitespace: this collapses
+    # the spaces within each line and trims it.
+    lines = (" ".join(line.split()) for line in text.split("\n"))
     return [line for line in lines if line]
+
+
+def _bare_text(html: str) -> str | None:
+    """What `_TextParser` collects from a fragment of text and bare `_BARE_TAGS`
+    (most feed descriptions), read with one regex; None for any other fragment."""
+    parts: list[str] = []
+    pos = tags = 0
+    for match in _BARE_TAG.finditer(html):
+        parts.append(html[pos : match.start()])
+        name = match[2].lower()
+        if name not in _BARE_TAGS:
+            return None
+        if name in _BLOCK_TAGS:
+            parts.append("\n")
+        pos = match.end()
+        tags += 1
+    if html.count("<") != tags:  # a comment, a tag with attributes, a stray "<"...
+        return None
+    parts.append(html[pos:])
+    if "&" in html:  # the parser decodes references in each run of text on its own
+        parts = [unescape(part) if "&" in part else part for part in parts]
+    return "".join(parts)
 
 
 def html_to_text(html: str) -> str:
