@@ -5,6 +5,8 @@ to re-encode): `resolve_link`, `clean_url` and `canonical_url` must return what
 splitting, joining and re-encoding would have returned, and refuse the same URLs
 with the same message. `text.html_lines` reads a fragment of text and bare tags
 without the HTML parser: it must collect the very text the parser collects.
+`text.sanitise_html` looks for relative links with one literal-led pattern per
+attribute: it must find one exactly when the single pattern it replaces does.
 Tables pin the edge cases each rule of a shortcut exists for; property tests
 compare both paths on input built from the troublesome pieces.
 """
@@ -18,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.ingest.text import _bare_text, _parse, html_lines
+from bot.ingest.text import _bare_text, _has_relative_link, _parse, html_lines
 from bot.ingest.urls import (
     UrlDropped,
     _already_clean,
@@ -34,6 +36,9 @@ BASES = [
     "http://Example.ORG:8080/a/b/feed.xml?x=1#f",
     "",
     "http://[::1",  # urljoin cannot split it: even an absolute link fails
+    "http://ex\uff03ample.org/",  # nor this one (NFKC makes a "#" of the host)
+    "https://exämple.org/",
+    "https://example.org/?a[]=1",
     "ftp://example.org/",
 ]
 
@@ -234,3 +239,31 @@ FRAGMENTS = st.sampled_from(
 @given(st.lists(FRAGMENTS, max_size=16).map("".join))
 def test_the_parserless_text_is_the_parsers_text(html: str) -> None:
     _same_text(html)
+
+
+# The single pattern: (?:href|src) is not a literal, so the search is slower.
+ONE_PATTERN = re.compile(r"""(?:href|src)\s*+=\s*+["']?+\s*+(?![a-z][a-z0-9+.\-]*:)""")
+ATTRIBUTE_PIECES = st.sampled_from(
+    [
+        "href",
+        "src",
+        "hre",
+        "srcset",
+        "=",
+        " ",
+        "\n",
+        '"',
+        "'",
+        "https:",
+        "x:",
+        "/a",
+        "#",
+        "<a ",
+        ">",
+    ]
+)
+
+
+@given(st.lists(ATTRIBUTE_PIECES, max_size=12).map("".join))
+def test_relative_links_are_found_as_before(lowered: str) -> None:
+    assert _has_relative_link(lowered) is (ONE_PATTERN.search(lowered) is not None)

@@ -105,10 +105,14 @@ _CLEANER = nh3.Cleaner(
 
 # An href or src that is not absolute (no scheme): it needs a base to mean anything.
 # Searched in the lower-cased fragment, without a word boundary: a pattern that
-# starts with a literal is searched several times faster, and a false match
-# ("data-href=") only sends the fragment through the slower resolving cleaner.
+# starts with a literal is searched several times faster (hence one pattern per
+# attribute: "(?:href|src)" is not a literal), and a false match ("data-href=")
+# only sends the fragment through the slower resolving cleaner.
 # Possessive: a quote, once read, is not given back to let `"https:` pass as relative.
-_RELATIVE_LINK = re.compile(r"""(?:href|src)\s*+=\s*+["']?+\s*+(?![a-z][a-z0-9+.\-]*:)""")
+_RELATIVE_LINKS = tuple(
+    re.compile(attribute + r"""\s*+=\s*+["']?+\s*+(?![a-z][a-z0-9+.\-]*:)""")
+    for attribute in ("href", "src")
+)
 _LINK_ATTRIBUTES = frozenset(["href", "src"])
 
 # Tags that may stand bare (no attributes) in a fragment read without the HTML
@@ -268,9 +272,13 @@ def sanitise_html(html: str, base: str | None = None) -> str:
     if not html.strip():
         return ""
     html = html[:MAX_HTML_CHARS]
-    if base and _RELATIVE_LINK.search(html.lower()):
+    if base and _has_relative_link(html.lower()):
         return _resolving_cleaner(base).clean(html).strip()
     return _CLEANER.clean(html).strip()
+
+
+def _has_relative_link(lowered: str) -> bool:
+    return any(pattern.search(lowered) for pattern in _RELATIVE_LINKS)
 
 
 def _resolving_cleaner(base: str) -> nh3.Cleaner:

@@ -230,11 +230,16 @@ def _already_clean(url: str) -> re.Match[str] | None:
     return match
 
 
-@functools.lru_cache(maxsize=256)
 def _base_splits(base: str) -> bool:
     # urljoin splits the base even when the link is absolute, and a base it cannot
-    # split (a broken IPv6 literal) makes it fail: only a base that splits lets an
-    # absolute link skip urljoin. One feed's entries share their base.
+    # split makes it fail: only a base that splits lets an absolute link skip
+    # urljoin. urlsplit refuses only brackets (IPv6 literals) and non-ASCII host
+    # names it cannot normalise; each entry's own URL is the base of its image.
+    return (base.isascii() and "[" not in base and "]" not in base) or _splits(base)
+
+
+@functools.lru_cache(maxsize=256)
+def _splits(base: str) -> bool:
     try:
         urlsplit(base)
     except ValueError:
