@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,19 +50,34 @@ class Context:
     config_path: Path
     warnings: list[str] = field(default_factory=list)
     _classifier: Classifier | None = None
+    _linted: list[str] | None = None
+    # The poll's parse threads and its store thread may all ask for the rules first.
+    _rules_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def classifier(self) -> Classifier:
         """The compiled region rules; the first use logs what `lint_rules` finds."""
-        if self._classifier is None:
-            from bot.classify.classifier import Classifier
-            from bot.classify.lint import lint_rules
+        with self._rules_lock:
+            if self._classifier is None:
+                from bot.classify.classifier import Classifier
 
-            self.warnings = lint_rules(self.config)
-            for warning in self.warnings:
-                log.warning("config: %s", warning)
-            self._classifier = Classifier.from_config(self.config)
-        return self._classifier
+                self.check_rules()
+                self._classifier = Classifier.from_config(self.config)
+            return self._classifier
+
+    def check_rules(self) -> list[str]:
+        """What `lint_rules` finds in the region rules; logged the first time only.
+
+        Called when the rules are first compiled here, or when the parse workers
+        classify a poll's stories with rules compiled there."""
+        with self._rules_lock:
+            if self._linted is None:
+                from bot.classify.lint import lint_rules
+
+                self._linted = self.warnings = lint_rules(self.config)
+                for warning in self.warnings:
+                    log.warning("config: %s", warning)
+            return self._linted
 
     def close(self) -> None:
         self.store.close()

@@ -1,11 +1,12 @@
 """The pipeline: the one place that runs the parts in order.
 
-    config ──> ingest.poll_feeds (fetch -> parse -> normalise)
-                   │   FeedOutcome per feed: new state, items, error
+    config ──> ingest.poll_feeds (fetch -> parse -> normalise
+                   │                 -> classify.Classifier.classify(item), where
+                   │                    each feed was parsed: the parse workers)
+                   │   FeedOutcome per feed: new state, items, classifications, error
                    ▼
-               classify.Classifier.classify(item) -> Classification
-                   ▼          (both on a thread, as each feed finishes)
                store.upsert_items / save_feed_states
+                              (on a thread, as each feed finishes)
                    ▼
                edition.draft (window, caps, dedupe, editor decisions kept)
                    ▼
@@ -39,13 +40,14 @@ if TYPE_CHECKING:
     # The steps import their parts when they run: polling needs no renderer or
     # sender, and `roundup --help` needs none of them.
     from bot.classify import Move
+    from bot.classify.batch import BatchClassifier
     from bot.context import Context
     from bot.ingest import FeedOutcome
     from bot.render import Rendered
     from bot.send import Transport
     from bot.send.confirmations import ConfirmationReport
     from bot.send.runner import ConfirmBreak, Notify, Progress, SendReport
-    from bot.types import Edition, FeedState
+    from bot.types import Classification, Edition, FeedState, Item
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,7 @@ def poll(
                 on_done=done,
                 user_agent=user_agent(ctx),
                 keep_items=False,  # the writer has them
+                classify=_classify_in_workers(ctx),
             )
         )
     finally:
@@ -243,10 +246,24 @@ def _report(outcome: FeedOutcome, new: int = 0, updated: int = 0) -> FeedReport:
     )
 
 
+def _classify_in_workers(ctx: Context) -> BatchClassifier:
+    """The rules as a function the parse workers run on each feed's items: the
+    polling process, which fetches and stores, then does not classify too."""
+    from bot.classify.batch import BatchClassifier
+
+    # With one parse worker (a thread here), the rules compiled here are used.
+    return BatchClassifier(ctx.config, compiled=lambda: ctx.classifier)
+
+
 def store_outcome(ctx: Context, outcome: FeedOutcome, *, state_saved: bool = False) -> FeedReport:
-    """Save one feed's new state (unless `state_saved`) and its classified items."""
-    rows = []
-    if outcome.items:  # the rules are compiled only when there is a story to classify
+    """Save one feed's new state (unless `state_saved`) and its classified items
+    (classified where they were parsed, else here)."""
+    rows: list[tuple[Item, Classification]] = []
+    done = outcome.classifications
+    if outcome.items and done is not None and len(done) == len(outcome.items):
+        ctx.check_rules()  # compiled in the workers: linted (and logged) here, once
+        rows = list(zip(outcome.items, done, strict=True))
+    elif outcome.items:  # the rules are compiled only when there is a story to classify
         classifier = ctx.classifier
         rows = [(item, classifier.classify(item)) for item in outcome.items]
     # One transaction: the stories and the state (validators, body hash) together.

@@ -9,13 +9,18 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
+from bot.classify.batch import BatchClassifier
+from bot.classify.classifier import Classifier
+from bot.config import load_config
 from bot.errors import ParseError
-from bot.ingest.parse import parse_feed
+from bot.ingest.parse import ParsedFeed, parse_feed
 from bot.ingest.workers import ParsePool, default_workers
 
+ROOT = Path(__file__).resolve().parent.parent
 HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
 FEED = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
@@ -68,6 +73,29 @@ def test_the_pool_reads_with_the_configured_parser(workers: int) -> None:
 
     assert asyncio.run(run()) == ["feedparser", "fastfeedparser"]
     assert ParsePool().parser == "fastfeedparser"  # the default, as `fetch.parser`'s
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_pool_given_the_rules_classifies_each_feed_where_it_parsed_it(workers: int) -> None:
+    config = load_config(ROOT / "config" / "feeds.yaml")
+    body = (ROOT / "tests" / "fixtures" / "feeds" / "seed_roundup.xml").read_bytes()
+
+    async def run() -> ParsedFeed:
+        pool = ParsePool(workers, classify=BatchClassifier(config))
+        try:
+            return await pool.parse(body, HEADERS, "https://site.example/feed.xml", "f")
+        finally:
+            pool.close()
+
+    parsed = asyncio.run(run())
+    here = Classifier.from_config(config)
+    assert parsed.items and parsed.classifications == tuple(map(here.classify, parsed.items))
+    assert len({c.region for c in parsed.classifications}) > 1  # not all the fallback
+    # Without the rules, nothing is classified there.
+    assert (
+        asyncio.run(ParsePool(1).parse(body, HEADERS, "https://e.org/", "f")).classifications
+        is None
+    )
 
 
 def test_a_killed_worker_costs_one_retry_not_the_poll() -> None:

@@ -8,6 +8,7 @@ feed the drafting tests.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from bot import pipeline
+from bot.classify.classifier import Classifier
 from bot.clock import FixedClock
-from bot.config import Config, FeedConfig, load_config
+from bot.config import Config, FeedConfig, Rule, load_config
 from bot.context import Context, open_context
 from bot.demo import sample_body
 from bot.types import EditionState, FetchStatus
@@ -178,3 +180,37 @@ def test_draft_and_render_the_demo_feeds(
         rendered = pipeline.render(ctx, edition)
         assert "Keep reading" in rendered.html
         assert "Middle East" in rendered.text
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stories_classified_where_they_were_parsed_are_stored_as_classified_here(
+    database_url: str,
+    served: FeedServer,
+    clock: FixedClock,
+    workers: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    names = ("rss20", "atom10", "rss10_rdf", "media_rich", "seed_roundup")
+    config = config_with({n: served.url(f"/{n}.xml") for n in names})
+    # A keyword lint warns about: the rules are linted (and logged) once per poll,
+    # though the parse workers compiled them.
+    regions = list(config.regions)
+    rules = (*regions[0].rules, Rule(keywords=("!!!",)))
+    regions[0] = regions[0].model_copy(update={"rules": rules})
+    config = config.model_copy(
+        update={
+            "regions": tuple(regions),
+            "fetch": config.fetch.model_copy(update={"parse_workers": workers}),
+        }
+    )
+    with (
+        caplog.at_level(logging.WARNING, logger="bot.context"),
+        open_context(config, database_url=database_url, clock=clock) as ctx,
+    ):
+        report = pipeline.poll(ctx)
+        assert report.new == len(expected_keys())
+        stored = ctx.store.list_items()
+        classifier = Classifier.from_config(config)
+        for s in stored:
+            assert ctx.store.get_classification(s.key) == classifier.classify(s.item), s.key
+    assert len([m for m in caplog.messages if "has no letter or digit" in m]) == 1

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from bot.ingest.due import next_due, retry_after_delay
 from bot.ingest.urls import UrlDropped, clean_url, dropped
-from bot.types import FeedState, FetchStatus, Item
+from bot.types import Classification, FeedState, FetchStatus, Item
 
 MAX_ERROR_CHARS = 1000
 
@@ -31,6 +31,8 @@ class FeedOutcome:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     http_status: int | None = None
+    # The items' classifications, one each, when the parse workers classified them.
+    classifications: tuple[Classification, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Fetched:
     title: str | None = None
     items: tuple[Item, ...] = ()
     warnings: tuple[str, ...] = ()
+    classifications: tuple[Classification, ...] | None = None
 
 
 def _moved_to(state: FeedState, fetched: Fetched) -> tuple[str, tuple[str, ...]]:
@@ -89,6 +92,7 @@ def succeeded(state: FeedState, now: datetime, timing: Timing, fetched: Fetched)
         items=fetched.items,
         warnings=warnings,
         http_status=fetched.http_status,
+        classifications=fetched.classifications,
     )
 
 

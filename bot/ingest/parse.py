@@ -48,7 +48,7 @@ from bot.errors import ParseError
 from bot.ingest.normalise import EntrySkipped, normalise_entry
 from bot.ingest.text import collapse, html_to_text
 from bot.ingest.xmlguard import check_entities
-from bot.types import Item
+from bot.types import Classification, Item
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,8 @@ class ParsedFeed:
     warnings: tuple[str, ...] = ()
     entries: int = 0  # how many entries the parser read, before the cap and skips
     parser: str = "feedparser"  # which parser read the body
+    # One per item, when the pool was given a classifier (see `workers.ParsePool`).
+    classifications: tuple[Classification, ...] | None = None
 
 
 def _content_type(headers: Mapping[str, str]) -> str:

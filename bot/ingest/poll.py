@@ -41,7 +41,7 @@ from bot.errors import FetchError, ParseError
 from bot.ingest.body import ACCEPT_ENCODING
 from bot.ingest.fetch import FetchResult, HTTPStatusFailure, fetch
 from bot.ingest.outcome import FeedOutcome, Fetched, Timing, failed, succeeded
-from bot.ingest.workers import ParsePool
+from bot.ingest.workers import Classify, ParsePool
 from bot.types import FeedState, FetchStatus
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ async def poll_feeds(
     on_done: Callable[[FeedOutcome], None] | None = None,
     user_agent: str | None = None,
     keep_items: bool = True,
+    classify: Classify | None = None,
 ) -> list[FeedOutcome]:
     """Poll every feed in `states`; one outcome per feed, in the order given.
 
@@ -122,7 +123,8 @@ async def poll_feeds(
     `on_done` is called with each outcome as soon as that feed is done. With
     `keep_items=False` the outcomes returned carry no items (`on_done` has had
     them): a caller that stores each feed as it comes then holds no poll's worth
-    of stories in memory.
+    of stories in memory. With `classify`, each feed's items are classified where
+    they were parsed, in the parse workers (`FeedOutcome.classifications`).
     """
     if not states:
         return []
@@ -131,7 +133,7 @@ async def poll_feeds(
     gate = asyncio.Semaphore(settings.concurrency)
     bodies = asyncio.Semaphore(settings.bodies_in_flight)
     hosts: dict[str, asyncio.Semaphore] = {}
-    parser = ParsePool(settings.parse_workers, settings.parser)
+    parser = ParsePool(settings.parse_workers, settings.parser, classify)
     clients = _Clients(settings, agent)
 
     async def one(state: FeedState) -> FeedOutcome:
@@ -245,6 +247,7 @@ async def _read(
         title=parsed.title,
         items=parsed.items,
         warnings=parsed.warnings,
+        classifications=parsed.classifications,
     )
     return succeeded(state, now, timing, fetched)
 

@@ -7,8 +7,12 @@ poll where nothing changed starts none), through a fork server that has already
 imported the parser, so each worker starts in milliseconds and shares no lock or
 thread with the polling process. A worker that dies (killed, out of memory) costs
 the feeds it held one retry in a fresh pool, then a one-line failure, never the poll.
-What it does not do: fetch, decide anything about the feed, or outlive the poll
-(`close` ends the workers).
+A pool given a `Classify` (the pipeline's region rules) also classifies each feed's
+items where it parsed them: the workers' cores do that CPU work too, not the
+polling process. Each worker receives the function once, when it starts.
+What it does not do: fetch, decide anything about the feed, know what classifying
+means (it calls the function it is given), or outlive the poll (`close` ends the
+workers).
 """
 
 from __future__ import annotations
@@ -17,16 +21,24 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.errors import ParseError
+from bot.types import Classification, Item
 
 if TYPE_CHECKING:
     from bot.ingest.parse import ParsedFeed
+
+# Classifies a feed's items, one classification each; must pickle (it is sent to
+# each worker once).
+Classify = Callable[[tuple[Item, ...]], tuple[Classification, ...]]
+# The worker's own, set when it starts (`_start_worker`).
+_CLASSIFY: Classify | None = None
 
 _PRELOAD = ["bot.ingest.parse", "bot.ingest.fastparse"]
 # parse_feed logs a feed's warnings here; from a worker they are logged by the
@@ -35,16 +47,27 @@ _PARSE_LOG = logging.getLogger("bot.ingest.parse")
 
 
 def _parse(
-    body: bytes, headers: dict[str, str], url: str, feed_name: str, parser: str
+    body: bytes,
+    headers: dict[str, str],
+    url: str,
+    feed_name: str,
+    parser: str,
+    classify: Classify | None = None,
 ) -> ParsedFeed:
     # Imported here, where the parsing happens (a worker has it preloaded): the
     # polling process then imports the parsers only if it parses in a thread.
     from bot.ingest.parse import parse_feed
 
-    return parse_feed(body, headers, url, feed_name, parser)
+    parsed = parse_feed(body, headers, url, feed_name, parser)
+    classify = classify or _CLASSIFY
+    if classify is None or not parsed.items:
+        return parsed
+    return replace(parsed, classifications=classify(parsed.items))
 
 
-def _quiet_worker() -> None:
+def _start_worker(classify: Classify | None) -> None:
+    global _CLASSIFY  # the worker process's one classifier
+    _CLASSIFY = classify
     _PARSE_LOG.setLevel(logging.ERROR)
 
 
@@ -69,9 +92,15 @@ def _context() -> multiprocessing.context.BaseContext:
 class ParsePool:
     """Parses bodies off the event loop: in `workers` processes, or a thread if 1."""
 
-    def __init__(self, workers: int | None = None, parser: str = "fastfeedparser") -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        parser: str = "fastfeedparser",
+        classify: Classify | None = None,
+    ) -> None:
         self.workers = workers or default_workers()
         self.parser = parser
+        self.classify = classify
         self._pool: ProcessPoolExecutor | None = None
 
     async def parse(
@@ -80,7 +109,7 @@ class ParsePool:
         """The parsed feed; `ParseError` when the body is unusable or the worker died."""
         job = partial(_parse, body, dict(headers), url, feed_name, self.parser)
         if self.workers <= 1:
-            return await asyncio.to_thread(job)
+            return await asyncio.to_thread(job, self.classify)
         for attempt in (1, 2):
             pool = self._running()
             try:
@@ -103,7 +132,10 @@ class ParsePool:
     def _running(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=_context(), initializer=_quiet_worker
+                self.workers,
+                mp_context=_context(),
+                initializer=_start_worker,
+                initargs=(self.classify,),
             )
         return self._pool
 
