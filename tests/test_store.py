@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.errors import NotFoundError
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.types import Classification, FeedState, Item, RuleMatch, UpsertResult
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -194,6 +194,34 @@ def test_duplicates_inside_one_batch_count_once(store: Store) -> None:
     # Against stored rows: one incoming by key, one by canonical URL, both story "a".
     again = [(make_item("a"), placed()), (make_item("x", canonical=a.canonical_url), placed())]
     assert store.upsert_items(again, NOW) == UpsertResult(unchanged=1)
+
+
+def test_a_moved_story_still_claims_its_old_url_in_the_batch(store: Store) -> None:
+    store.upsert_items([(make_item("a"), placed())], NOW)
+    moved = make_item("a", canonical="https://example.org/2026/a")
+    on_old_url = make_item("x", canonical="https://example.org/a")  # the link "a" had
+    rows = [(moved, placed()), (on_old_url, placed())]
+    assert store.upsert_items(rows, NOW) == UpsertResult(updated=1)
+    assert [(s.key, s.item.canonical_url) for s in store.list_items()] == [
+        ("a", "https://example.org/2026/a")
+    ]
+
+
+def test_sqlite_keeps_timestamps_as_naive_utc_text(sqlite_url: str) -> None:
+    # The text format is what orders and compares times in SQL: it must not drift.
+    store = open_store(sqlite_url)
+    try:
+        published = datetime(2026, 11, 20, 11, 0, 0, 250, tzinfo=timezone(timedelta(hours=2)))
+        store.upsert_items([(make_item("a", published=published), placed())], NOW)
+        with store.engine.connect() as conn:
+            row = conn.exec_driver_sql("SELECT published, first_seen, sort_at FROM items").one()
+    finally:
+        store.close()
+    assert tuple(row) == (
+        "2026-11-20 09:00:00.000250",
+        "2026-11-24 12:00:00.000000",
+        "2026-11-20 09:00:00.000250",
+    )
 
 
 def test_manual_region_survives_upsert_and_reclassification(store: Store) -> None:

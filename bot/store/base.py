@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import URL, ColumnElement, Connection, Engine, Table
@@ -71,12 +72,7 @@ class StoreBase:
 
     def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """An INSERT that can take ON CONFLICT clauses, in this backend's dialect."""
-        if self.dialect == "postgresql":
-            # Imported here: a SQLite store (and `roundup --help`) never needs it.
-            from sqlalchemy.dialects import postgresql
-
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+        return _dialect_insert(self.dialect, table)
 
     def _upsert(
         self,
@@ -90,13 +86,50 @@ class StoreBase:
         """INSERT `values`; on a conflict on `keys`, take the incoming `update` columns
         and the `also_set` expressions, but only where `where` holds (if given).
         With no `values`, the statement takes its rows when executed."""
-        statement = self._insert(table)
-        statement = statement.values(**values) if values else statement
-        return statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={**{name: statement.excluded[name] for name in update}, **(also_set or {})},
-            where=where,
-        )
+        return _build_upsert(self.dialect, table, values, keys, update, where, also_set)
+
+    def _cached_upsert(
+        self, table: Table, keys: tuple[str, ...], update: tuple[str, ...]
+    ) -> sqlite.Insert | postgresql.Insert:
+        """`_upsert` with no values (the statement takes its rows when executed), no
+        `where` and no `also_set`, built once per backend: building a statement (and
+        its cache key) costs more than running it, and some run for every feed polled."""
+        return _upsert_statement(self.dialect, table, keys, update)
+
+
+def _dialect_insert(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:
+    if dialect == "postgresql":
+        # Imported here: a SQLite store (and `roundup --help`) never needs it.
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+@cache
+def _upsert_statement(
+    dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...]
+) -> sqlite.Insert | postgresql.Insert:
+    # Statements are immutable: one per backend serves every store and thread.
+    return _build_upsert(dialect, table, {}, keys, update)
+
+
+def _build_upsert(
+    dialect: str,
+    table: Table,
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Sequence[str],
+    where: ColumnElement[bool] | None = None,
+    also_set: Mapping[str, Any] | None = None,
+) -> sqlite.Insert | postgresql.Insert:
+    statement = _dialect_insert(dialect, table)
+    statement = statement.values(**values) if values else statement
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={**{name: statement.excluded[name] for name in update}, **(also_set or {})},
+        where=where,
+    )
 
 
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

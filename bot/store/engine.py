@@ -75,9 +75,10 @@ def is_memory(url: URL) -> bool:
     return url.drivername == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def _json_dumps(value: object) -> str:
-    # Audit details may carry datetimes or enums: store their text rather than fail.
-    return json.dumps(value, default=str, ensure_ascii=False)
+# Audit details may carry datetimes or enums: store their text rather than fail.
+# One encoder for every value: `json.dumps` with options builds a new one per call,
+# and a poll stores three JSON values per story.
+_json_dumps = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
 
 def create_store_engine(url: URL) -> Engine:

@@ -95,10 +95,9 @@ class FeedsMixin(StoreBase):
         """Insert or replace the states of several feeds, in one transaction."""
         if not states:
             return
-        rows = [{"name": state.name, **_state_values(state)} for state in states]
-        statement = self._upsert(feeds, {}, ["name"], list(_STATE_COLUMNS))
+        rows = [feed_state_row(state) for state in states]
         with self._write() as conn:
-            conn.execute(statement, rows)  # one statement, executed for every row
+            conn.execute(feed_state_upsert(self), rows)  # one statement, executed for every row
 
     def feed_item_counts(self) -> dict[str, int]:
         """Stored items per feed name; every known feed appears, with 0 if it has none."""
@@ -110,14 +109,16 @@ class FeedsMixin(StoreBase):
         return counts
 
 
-def feed_state_upsert(store: StoreBase, state: FeedState) -> Executable:
-    """The statement that inserts or replaces a feed's state."""
-    values = _state_values(state)
-    return store._upsert(feeds, {"name": state.name, **values}, ["name"], list(values))
+def feed_state_upsert(store: StoreBase) -> Executable:
+    """The statement that inserts or replaces a feed's state; it takes its values,
+    a `feed_state_row` each, when executed. Built once per backend."""
+    return store._cached_upsert(feeds, ("name",), _STATE_COLUMNS)
 
 
-def _state_values(state: FeedState) -> dict[str, Any]:
-    values: dict[str, Any] = {name: getattr(state, name) for name in _STATE_COLUMNS}
+def feed_state_row(state: FeedState) -> dict[str, Any]:
+    """A feed's state as the parameters of `feed_state_upsert`."""
+    values: dict[str, Any] = {"name": state.name}
+    values.update((name, getattr(state, name)) for name in _STATE_COLUMNS)
     if state.last_error is not None:
         values["last_error"] = state.last_error[:MAX_ERROR_CHARS]
     return values

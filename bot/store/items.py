@@ -11,16 +11,26 @@ or delete items: items stay for the archive and for editions that name them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, bindparam, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    RowMapping,
+    Select,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from bot.clock import ensure_utc
 from bot.errors import NotFoundError
-from bot.store.base import StoreBase, chunks
-from bot.store.feeds import feed_state_upsert
+from bot.store.base import CHUNK, StoreBase, chunks
+from bot.store.feeds import feed_state_row, feed_state_upsert
 from bot.store.schema import items
 from bot.types import Classification, FeedState, Item, RuleMatch, StoredItem, UpsertResult
 
@@ -28,6 +38,32 @@ _CLASSIFICATION = ("region", "candidates", "rule")
 # Serialises item writers on PostgreSQL: the canonical-URL match cannot be a unique
 # constraint, so two pollers must not both decide "new" for one story.
 _PG_ITEMS_LOCK = 0x726F756E6469
+_RULE_FIELDS = tuple(field.name for field in fields(RuleMatch))
+
+# An upsert batch's statements, built once: building and caching-keying a statement
+# per call costs more CPU than running it. They hold no dialect; each engine
+# compiles them once (its compiled cache) and then only binds parameters.
+_LOCK_ITEMS = text("SELECT pg_advisory_xact_lock(:k)")
+_MATCH_KEYS = (
+    select(items).where(items.c.key.in_(bindparam("b_keys", expanding=True))).order_by(items.c.id)
+)
+# The rows a key already matched are left out: the key pass has filed them under
+# their URL too, so reading them again (content, JSON, dates) would change nothing.
+_MATCH_URLS = (
+    select(items)
+    .where(
+        items.c.canonical_url.in_(bindparam("b_urls", expanding=True)),
+        items.c.key.not_in(bindparam("b_keys", expanding=True)),
+    )
+    .order_by(items.c.id)
+)
+_INSERT_ITEMS = insert(items)
+_UPDATE_ITEM = update(items).where(items.c.id == bindparam("b_id"))
+_TOUCH_ITEMS = (
+    update(items)
+    .where(items.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(last_seen=bindparam("b_now", type_=items.c.last_seen.type))
+)
 
 
 class ItemsMixin(StoreBase):
@@ -52,11 +88,11 @@ class ItemsMixin(StoreBase):
         if not batch:
             if feed_state is not None:
                 with self._write() as conn:
-                    conn.execute(feed_state_upsert(self, feed_state))
+                    conn.execute(feed_state_upsert(self), feed_state_row(feed_state))
             return UpsertResult()
         with self._write() as conn:
             if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ITEMS_LOCK})
+                conn.execute(_LOCK_ITEMS, {"k": _PG_ITEMS_LOCK})
             by_key, by_url = _load_matches(conn, [item for item, _ in batch])
             plan = _Plan(now)
             for item, classification in batch:
@@ -66,7 +102,7 @@ class ItemsMixin(StoreBase):
                 plan.add(item, classification, row)
             plan.execute(conn)
             if feed_state is not None:
-                conn.execute(feed_state_upsert(self, feed_state))
+                conn.execute(feed_state_upsert(self), feed_state_row(feed_state))
         return plan.result()
 
     def get_item(self, key: str) -> StoredItem | None:
@@ -210,11 +246,11 @@ class _Plan:
 
     def execute(self, conn: Connection) -> None:
         if self.inserts:
-            conn.execute(insert(items), self.inserts)
+            conn.execute(_INSERT_ITEMS, self.inserts)
         if self.changes:
-            conn.execute(update(items).where(items.c.id == bindparam("b_id")), self.changes)
+            conn.execute(_UPDATE_ITEM, self.changes)
         for part in chunks(self.touched):
-            conn.execute(update(items).where(items.c.id.in_(part)).values(last_seen=self.now))
+            conn.execute(_TOUCH_ITEMS, {"b_ids": list(part), "b_now": self.now})
 
     def result(self) -> UpsertResult:
         return UpsertResult(
@@ -243,15 +279,24 @@ def _load_matches(
     """Stored rows by key and by canonical URL (the oldest row where URLs repeat)."""
     by_key: dict[str, RowMapping] = {}
     by_url: dict[str, RowMapping] = {}
-    keys = [item.key for item in batch]
-    urls = [item.canonical_url for item in batch if item.canonical_url]
-    for column, values in ((items.c.key, keys), (items.c.canonical_url, urls)):
-        for part in chunks(values):
-            query = select(items).where(column.in_(part)).order_by(items.c.id)
-            for row in conn.execute(query).mappings():
-                by_key.setdefault(row["key"], row)
-                by_url.setdefault(row["canonical_url"], row)
+    for part in chunks([item.key for item in batch]):
+        _file_rows(conn.execute(_MATCH_KEYS, {"b_keys": list(part)}), by_key, by_url)
+    # The batch holds each URL once, so all rows of a URL come in one query (the
+    # oldest first) however the batch is cut.
+    for items_part in chunks(batch, CHUNK // 2):  # a URL and a key per item
+        urls = [item.canonical_url for item in items_part if item.canonical_url]
+        if urls:
+            params = {"b_urls": urls, "b_keys": [item.key for item in items_part]}
+            _file_rows(conn.execute(_MATCH_URLS, params), by_key, by_url)
     return by_key, by_url
+
+
+def _file_rows(
+    found: CursorResult[Any], by_key: dict[str, RowMapping], by_url: dict[str, RowMapping]
+) -> None:
+    for row in found.mappings():
+        by_key.setdefault(row["key"], row)
+        by_url.setdefault(row["canonical_url"], row)
 
 
 def _differs(row: RowMapping, values: Mapping[str, Any]) -> bool:
@@ -279,7 +324,8 @@ def _classification_values(classification: Classification) -> dict[str, Any]:
     return {
         "region": classification.region,
         "candidates": list(classification.candidates),
-        "rule": None if rule is None else asdict(rule),
+        # asdict's deep copy, by hand: every field of a RuleMatch is a str.
+        "rule": None if rule is None else {name: getattr(rule, name) for name in _RULE_FIELDS},
     }
 
 

@@ -11,7 +11,8 @@ the migrated database and this module agree, so a change here needs a new migrat
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
@@ -63,6 +64,33 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else ensure_utc(value)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        """On SQLite, one step where SQLAlchemy takes two (ours, then its DATETIME's
+        text formatting): a poll binds five timestamps per story. The text is the
+        same; should a SQLAlchemy release format otherwise, its processor is used."""
+        reference = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or reference is None:
+            return reference
+        if any(_sqlite_text(sample) != reference(sample) for sample in _SAMPLES):
+            return reference
+        return _sqlite_text
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return ensure_utc(value).isoformat(" ", "microseconds")[:-6]  # less "+00:00"
+
+
+# Instants whose SQLite text the fast path must match: no and some microseconds,
+# an early year, a naive value (taken as UTC) and another zone.
+_SAMPLES = (
+    datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
+    datetime(2026, 1, 2, 3, 4, 5, 60, tzinfo=UTC),
+    datetime(999, 12, 31, 23, 59, 59, 999999),
+    datetime(2026, 6, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))),
+)
 
 
 class _JSONValue(TypeDecorator[Any]):
