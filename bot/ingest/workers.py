@@ -18,6 +18,7 @@ workers).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -40,7 +41,16 @@ Classify = Callable[[tuple[Item, ...]], tuple[Classification, ...]]
 # The worker's own, set when it starts (`_start_worker`).
 _CLASSIFY: Classify | None = None
 
-_PRELOAD = ["bot.ingest.parse", "bot.ingest.fastparse"]
+# The fork server imports these once, and every worker is forked with them: the
+# parsers, and what a worker given the region rules needs to read and compile them
+# (the config's models, the classifier).
+_PRELOAD = [
+    "bot.ingest.parse",
+    "bot.ingest.fastparse",
+    "bot.config",
+    "bot.classify.classifier",
+    "bot.classify.batch",
+]
 # parse_feed logs a feed's warnings here; from a worker they are logged by the
 # polling process instead, through its own logging set-up.
 _PARSE_LOG = logging.getLogger("bot.ingest.parse")
@@ -69,6 +79,10 @@ def _start_worker(classify: Classify | None) -> None:
     global _CLASSIFY  # the worker process's one classifier
     _CLASSIFY = classify
     _PARSE_LOG.setLevel(logging.ERROR)
+    # The parsers' modules came from the fork server and live as long as the
+    # worker: frozen, the garbage collector no longer rescans them as feeds are
+    # parsed (nor touches their pages, which stay shared with the fork server).
+    gc.freeze()
 
 
 def default_workers() -> int:
