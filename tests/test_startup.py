@@ -145,3 +145,22 @@ def test_a_script_head_that_is_not_single_defers_to_alembic(tmp_path: Path) -> N
     (tmp_path / "c.py").write_text('revision = "c"\ndown_revision = "b"\n')
     script_head.cache_clear()
     assert script_head(tmp_path) == "c"
+
+
+def test_start_up_pauses_the_collector_and_a_command_settles_the_heap() -> None:
+    code = (
+        "import gc, sys, bot.cli, bot.cli.core as core\n"
+        "sys.argv = ['roundup', '--help']\n"
+        "gc.enable(); gc.unfreeze()\n"
+        "try:\n"
+        "    bot.cli.run()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "paused = not gc.isenabled()\n"
+        "core.settle_heap()\n"
+        "print(paused, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split()[-3:] == ["True", "True", "True"]

@@ -9,6 +9,7 @@ What it does not do: decide anything; every decision lives in the parts.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
+    gc.disable()  # while the command starts up: see `core.settle_heap`
     sys.exit(main())
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -86,11 +85,6 @@ def poll(
 def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline.PollReport:
     from bot import pipeline
 
-    # This process ends with the poll: what it has built so far (modules, config,
-    # store) lives until then. Frozen, the garbage collector stops scanning it again
-    # and again as the poll allocates (a tenth of a warm poll's CPU). Not done in
-    # the scheduler, whose process outlives many polls.
-    gc.freeze()
     if not console.is_terminal:
         # A transient bar shows nothing on a pipe or in a log (cron, the scheduler),
         # yet its refresh thread would still take the CPU from the poll.

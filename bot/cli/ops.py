@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bot.cli.core import ConfigOpt, JsonOpt, console, open_ctx, print_json
+from bot.cli.core import ConfigOpt, JsonOpt, console, open_ctx, print_json, settle_heap
 
 ByOpt = Annotated[
     str | None,
@@ -63,6 +63,7 @@ def run(
 
     path = config_path_from_env(config)
     ctx = open_context(path)
+    settle_heap()  # a long-running process: the collector runs (see settle_heap)
     configure_logging(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     runner = Runner(ctx)

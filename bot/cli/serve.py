@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.core import ConfigOpt, console
+from bot.cli.core import ConfigOpt, console, settle_heap
 from bot.errors import ConfigError
 
 
@@ -45,6 +45,7 @@ def serve(
     from bot.web import create_app
 
     app = create_app(lambda: open_context(path))
+    settle_heap()  # a long-running process: the collector runs (see settle_heap)
     where = f"http://{host}:{port}" if port else f"http://{host} on a free port (logged below)"
     console.print(f"serving on {where} (Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
