@@ -167,16 +167,21 @@ class _StoreInOrder:
     CPU that would otherwise wait for the last download and parse, or stall the
     event loop. Why in order: when two feeds carry one story, the feed polled first
     (the first in the config) stores it (its key, feed and first_seen stay), as in
-    a poll run feed by feed. A store error stops the writing (the feeds not written
-    keep their old state, so the next poll reads them again) and is raised by
-    `finish`.
+    a poll run feed by feed. The order gives way to memory: at most `MAX_WAITING`
+    feeds' stories wait for an earlier feed still being polled (a slow one, or one
+    that hangs until its deadline); past that, the earliest waiting is stored out of
+    order. A store error stops the writing (the feeds not written keep their old
+    state, so the next poll reads them again) and is raised by `finish`.
     """
+
+    MAX_WAITING = 64
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.reports: dict[int, FeedReport] = {}
         self._waiting: dict[int, FeedOutcome] = {}
         self._next = 0
+        self._done: set[int] = set()  # ahead of `_next`: stored, or nothing to store
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._closed = False
@@ -186,15 +191,21 @@ class _StoreInOrder:
 
     def put(self, index: int, outcome: FeedOutcome) -> None:
         with self._ready:
-            self._waiting[index] = outcome
-            # Feeds without stories have nothing to write: they are passed over here,
-            # and the thread is woken only for one it can write now. Waking it for
-            # each of hundreds of unchanged feeds cost the poll a GIL hand-over each.
-            while (next_one := self._waiting.get(self._next)) is not None and not next_one.items:
-                del self._waiting[self._next]
-                self._next += 1
-            if self._next in self._waiting:
+            # A feed without stories has nothing to write: it is passed over here, and
+            # the thread is woken only for one it can write now. Waking it for each of
+            # hundreds of unchanged feeds cost the poll a GIL hand-over each.
+            if outcome.items:
+                self._waiting[index] = outcome
+            else:
+                self._done.add(index)
+            self._advance()
+            if self._next in self._waiting or len(self._waiting) > self.MAX_WAITING:
                 self._ready.notify()
+
+    def _advance(self) -> None:
+        while self._next in self._done:
+            self._done.discard(self._next)
+            self._next += 1
 
     def finish(self) -> None:
         """Store what is waiting, stop the thread, raise its store error if any."""
@@ -214,9 +225,14 @@ class _StoreInOrder:
                         return None
                     self._next = min(self._waiting)
                     break
+                if len(self._waiting) > self.MAX_WAITING:
+                    index = min(self._waiting)  # the earliest, ahead of a slow feed
+                    self._done.add(index)
+                    return index, self._waiting.pop(index)
                 self._ready.wait()
             index = self._next
             self._next += 1
+            self._advance()
             return index, self._waiting.pop(index)
 
     def _run(self) -> None:

@@ -214,3 +214,34 @@ def test_stories_classified_where_they_were_parsed_are_stored_as_classified_here
         for s in stored:
             assert ctx.store.get_classification(s.key) == classifier.classify(s.item), s.key
     assert len([m for m in caplog.messages if "has no letter or digit" in m]) == 1
+
+
+def test_a_slow_first_feed_holds_back_at_most_max_waiting_feeds_stories(
+    database_url: str, feed_server: FeedServer, clock: FixedClock
+) -> None:
+    # Stories wait for an earlier feed only up to a bound: memory does not grow with
+    # the number of feeds behind one that is slow (or hangs until its deadline).
+    behind = pipeline._StoreInOrder.MAX_WAITING + 6
+
+    def body(n: int) -> bytes:
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>F</title>'
+            f"<item><title>Story {n}</title><link>https://e.org/{n}</link>"
+            f"<guid>story-{n}</guid></item></channel></rss>"
+        ).encode()
+
+    feed_server.feed("/slow.xml", body(0), delay=1.5)
+    for n in range(1, behind + 1):
+        feed_server.feed(f"/f{n}.xml", body(n))
+    feeds = {"slow": feed_server.url("/slow.xml")}
+    feeds |= {f"f{n}": feed_server.url(f"/f{n}.xml") for n in range(1, behind + 1)}
+    with open_context(config_with(feeds), database_url=database_url, clock=clock) as ctx:
+        report = pipeline.poll(ctx)
+        assert report.new == behind + 1 and report.failed == 0
+        order = [s.item.feed for s in ctx.store.iter_items()]
+    assert sorted(order) == sorted(feeds)  # every story, once
+    # The slow feed's story was not first: feeds behind it were stored meanwhile...
+    assert order.index("slow") > 0
+    # ...in the config's order, as far as the bound allowed.
+    fast = [name for name in order if name != "slow"]
+    assert fast == [f"f{n}" for n in range(1, behind + 1)]
