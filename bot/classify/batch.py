@@ -23,6 +23,10 @@ if TYPE_CHECKING:  # compiled on the first batch: a poll where nothing changed h
 class BatchClassifier:
     """Classifies items in batches with `config`'s rules (see the module doc)."""
 
+    # What a parse worker imports before it receives one (`ingest.workers`): this
+    # module, the config's models, and the classifier it compiles.
+    preload = ("bot.classify.batch", "bot.config", "bot.classify.classifier")
+
     def __init__(self, config: Config, compiled: Callable[[], Classifier] | None = None) -> None:
         self.config = config
         self._compiled = compiled

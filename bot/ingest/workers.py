@@ -22,7 +22,7 @@ import gc
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -42,15 +42,9 @@ Classify = Callable[[tuple[Item, ...]], tuple[Classification, ...]]
 _CLASSIFY: Classify | None = None
 
 # The fork server imports these once, and every worker is forked with them: the
-# parsers, and what a worker given the region rules needs to read and compile them
-# (the config's models, the classifier).
-_PRELOAD = [
-    "bot.ingest.parse",
-    "bot.ingest.fastparse",
-    "bot.config",
-    "bot.classify.classifier",
-    "bot.classify.batch",
-]
+# parsers, and the modules a `Classify` names in its `preload` (what a worker needs
+# to read and compile the rules it is given; this part imports none of it itself).
+_PRELOAD = ["bot.ingest.parse", "bot.ingest.fastparse"]
 # parse_feed logs a feed's warnings here; from a worker they are logged by the
 # polling process instead, through its own logging set-up.
 _PARSE_LOG = logging.getLogger("bot.ingest.parse")
@@ -93,13 +87,13 @@ def default_workers() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # Read once, when the fork server starts: every worker is then forked with the
     # parser already imported.
-    context.set_forkserver_preload(_PRELOAD)
+    context.set_forkserver_preload([*_PRELOAD, *preload])
     return context
 
 
@@ -147,7 +141,7 @@ class ParsePool:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers,
-                mp_context=_context(),
+                mp_context=_context(getattr(self.classify, "preload", ())),
                 initializer=_start_worker,
                 initargs=(self.classify,),
             )
