@@ -160,14 +160,15 @@ def poll(
 
 
 class _StoreInOrder:
-    """Classifies and stores each feed's stories on a thread of its own while the
-    rest of the poll goes on, in the order the feeds were given.
+    """Stores each feed's stories (classifying them first where the parse workers
+    did not) on a thread of its own while the rest of the poll goes on, in the
+    order the feeds were given.
 
-    Why a thread: classifying and writing a feed's stories takes milliseconds of
-    CPU that would otherwise wait for the last download and parse, or stall the
-    event loop. Why in order: when two feeds carry one story, the feed polled first
-    (the first in the config) stores it (its key, feed and first_seen stay), as in
-    a poll run feed by feed. The order gives way to memory: at most `MAX_WAITING`
+    Why a thread: writing a feed's stories takes milliseconds of CPU that would
+    otherwise wait for the last download and parse, or stall the event loop. Why in
+    order: when two feeds carry one story, the feed polled first (the first in the
+    config) stores it (its key, feed and first_seen stay), as in a poll run feed by
+    feed. The order gives way to memory: at most `MAX_WAITING`
     feeds' stories wait for an earlier feed still being polled (a slow one, or one
     that hangs until its deadline); past that, the earliest waiting is stored out of
     order. A store error stops the writing (the feeds not written keep their old
@@ -238,7 +239,7 @@ class _StoreInOrder:
     def _run(self) -> None:
         while (taken := self._take()) is not None:
             index, outcome = taken
-            if self._error is not None or not outcome.items:
+            if self._error is not None:
                 continue
             try:
                 self.reports[index] = store_outcome(self.ctx, outcome)
@@ -275,10 +276,9 @@ def store_outcome(ctx: Context, outcome: FeedOutcome, *, state_saved: bool = Fal
     """Save one feed's new state (unless `state_saved`) and its classified items
     (classified where they were parsed, else here)."""
     rows: list[tuple[Item, Classification]] = []
-    done = outcome.classifications
-    if outcome.items and done is not None and len(done) == len(outcome.items):
+    if outcome.items and outcome.classifications is not None:
         ctx.check_rules()  # compiled in the workers: linted (and logged) here, once
-        rows = list(zip(outcome.items, done, strict=True))
+        rows = list(zip(outcome.items, outcome.classifications, strict=True))
     elif outcome.items:  # the rules are compiled only when there is a story to classify
         classifier = ctx.classifier
         rows = [(item, classifier.classify(item)) for item in outcome.items]

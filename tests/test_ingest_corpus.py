@@ -23,10 +23,9 @@ from typing import Any
 
 import pytest
 
-from bot.config import FetchConfig
+from bot.config import PARSERS, FetchConfig
 from bot.errors import ParseError
 from bot.ingest import FeedOutcome, parse_feed, poll_feeds
-from bot.ingest.parse import PARSERS
 from bot.types import FeedState, FetchStatus
 from tests.httpserver import FeedServer
 

@@ -235,7 +235,7 @@ def _shape(body: bytes, content_type: str) -> _Shape | None:
     if shape.root == "rss" and shape.version == "2.0" and _known(shape.names, RSS_ELEMENTS):
         shape.version = "rss20"
         return shape
-    if shape.root == f"{ATOM} feed" and _known(shape.names, ATOM_ELEMENTS):
+    if atom and _known(shape.names, ATOM_ELEMENTS):
         shape.version = "atom10"
         return shape
     return None
@@ -255,9 +255,9 @@ def _struct(value: object) -> time.struct_time | None:
 
 
 def _dicts(value: object) -> list[dict[str, Any]]:
-    return (
-        [dict(v) for v in value or [] if isinstance(v, Mapping)] if isinstance(value, list) else []
-    )
+    if not isinstance(value, list):
+        return []
+    return [dict(v) for v in value if isinstance(v, Mapping)]
 
 
 def _media(entry: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -57,9 +57,6 @@ MAX_WARNINGS = 20
 MAX_TITLE_CHARS = 300
 
 
-PARSERS = ("fastfeedparser", "feedparser")
-
-
 @dataclass(frozen=True)
 class ParsedFeed:
     title: str | None

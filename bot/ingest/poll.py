@@ -146,7 +146,9 @@ async def poll_feeds(
             outcome = await poll_one(client, state, settings, now, timing, parser, bodies)
         if on_done is not None:
             on_done(outcome)
-        return outcome if keep_items or not outcome.items else replace(outcome, items=())
+        if keep_items or not outcome.items:
+            return outcome
+        return replace(outcome, items=(), classifications=None)
 
     try:
         return list(await asyncio.gather(*(one(state) for state in states)))
