@@ -109,6 +109,34 @@ def test_db_upgrade_then_up_to_date(run: Run, tmp_path: Path, feeds_config: Path
     assert "up to date" in run("db", "upgrade", config=feeds_config).stdout
 
 
+HOSTILE = "Talks [/x] resume [bold]now[/bold] :smile:"
+
+
+def test_text_from_feeds_and_paths_is_printed_as_text(
+    run: Run, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # Square brackets are rich's markup and :name: its emoji codes: a story's title
+    # or a path holding them once stopped the command with a traceback, or changed
+    # what was printed.
+    feed_server.feed(
+        "/hostile.xml",
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>H</title>'
+        f"<link>https://h.example/</link><item><title>{HOSTILE}</title>"
+        "<link>https://h.example/1</link><guid>h-1</guid>"
+        "<pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate></item></channel></rss>",
+    )
+    config = write_config(tmp_path / "feeds.yaml", {"hostile": feed_server.url("/hostile.xml")})
+    assert run("poll", config=config).returncode == 0
+    listed = run("items", config=config)
+    assert listed.returncode == 0, listed.stderr
+    assert HOSTILE in listed.stdout
+    missing = tmp_path / "[red]" / "[/x] :smile:.yaml"
+    failed = run("feeds", config=missing)
+    no_traceback(failed)
+    assert failed.returncode == 2
+    assert f"error: cannot read config {missing}" in failed.stderr
+
+
 def test_poll_summary_then_conditional_second_poll(
     run: Run, feeds_config: Path, feed_server: FeedServer
 ) -> None:

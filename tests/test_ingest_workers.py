@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.classify import WORKER_PRELOAD
 from bot.classify.batch import BatchClassifier
 from bot.classify.classifier import Classifier
 from bot.config import load_config
 from bot.errors import ParseError
 from bot.ingest.parse import ParsedFeed, parse_feed
-from bot.ingest.workers import ParsePool, default_workers
+from bot.ingest.workers import ParsePool, default_workers, start_fork_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
@@ -40,6 +41,33 @@ def test_relative_links_in_content_resolve_against_the_story() -> None:
     assert 'src="https://site.example/story/pic.jpg"' in item.content
     assert "javascript:" not in item.content  # sanitised still
     assert item.image_url == "https://site.example/story/pic.jpg"
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_fork_server_started_early_is_the_one_the_workers_come_from() -> None:
+    # A poll starts the fork server before its own start-up (`pipeline.start_poll_
+    # workers`), so the parsers are imported while it opens the config and store.
+    from multiprocessing import forkserver
+
+    start_fork_server(WORKER_PRELOAD)
+    server = forkserver._forkserver._forkserver_pid
+    assert server is not None and _parent(server) == os.getpid()
+    start_fork_server(WORKER_PRELOAD)  # once running, it is left as it is
+    assert forkserver._forkserver._forkserver_pid == server
+
+    async def run() -> None:
+        pool = ParsePool(2)
+        try:
+            await pool.parse(FEED, HEADERS, "https://site.example/feed.xml", "f")
+            assert pool._pool is not None
+            assert {_parent(pid) for pid in pool._pool._processes} == {server}
+        finally:
+            pool.close()
+
+    asyncio.run(run())
 
 
 def test_the_pool_parses_in_processes_and_passes_parse_errors_on() -> None:

@@ -230,7 +230,9 @@ def test_a_slow_first_feed_holds_back_at_most_max_waiting_feeds_stories(
             f"<guid>story-{n}</guid></item></channel></rss>"
         ).encode()
 
-    feed_server.feed("/slow.xml", body(0), delay=1.5)
+    # Slow enough that the other feeds are fetched and parsed first even on a busy
+    # machine, where the parse workers alone may take a second or two to start.
+    feed_server.feed("/slow.xml", body(0), delay=4.0)
     for n in range(1, behind + 1):
         feed_server.feed(f"/f{n}.xml", body(n))
     feeds = {"slow": feed_server.url("/slow.xml")}

@@ -60,6 +60,12 @@ if TYPE_CHECKING:
     from bot.classify.report import Move, format_explanation, format_plan, plan_reclassify
     from bot.classify.scoring import Hit, RegionScore
 
+# What a parse worker imports before it is given a `batch.BatchClassifier` (the
+# workers classify each feed they parse): that module, the config's models, and the
+# classifier it compiles. Named here, where naming them imports none of them, so a
+# poll can start the workers' fork server before its own start-up is done.
+WORKER_PRELOAD = ("bot.classify.batch", "bot.config", "bot.classify.classifier")
+
 # Loaded on first use (`bot.lazy`): every command lints the rules, and only the
 # ones that classify need the classifier.
 _HOMES = {
@@ -75,6 +81,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "WORKER_PRELOAD",
     "Classifier",
     "Explanation",
     "Hit",

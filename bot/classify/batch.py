@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bot.classify import WORKER_PRELOAD
 from bot.config import Config
 from bot.types import Classification, Item
 
@@ -23,9 +24,8 @@ if TYPE_CHECKING:  # compiled on the first batch: a poll where nothing changed h
 class BatchClassifier:
     """Classifies items in batches with `config`'s rules (see the module doc)."""
 
-    # What a parse worker imports before it receives one (`ingest.workers`): this
-    # module, the config's models, and the classifier it compiles.
-    preload = ("bot.classify.batch", "bot.config", "bot.classify.classifier")
+    # What a parse worker imports before it receives one (`ingest.workers`).
+    preload = WORKER_PRELOAD
 
     def __init__(self, config: Config, compiled: Callable[[], Classifier] | None = None) -> None:
         self.config = config

@@ -14,6 +14,7 @@ import logging
 import sys
 
 import typer
+from rich.markup import escape
 
 from bot.cli import classify as classify_cmds
 from bot.cli import core, demo, edition, feeds, ops, serve
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, standalone_mode=False)
     except RoundupError as exc:
-        core.err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        message = escape(str(exc))
+        core.err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

@@ -50,9 +50,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
+# Markup and emoji codes off: what is printed is mostly text from feeds, servers
+# and subscribers, where "[/x]" would stop the command with a markup error and
+# ":smile:" would become a picture. Styled lines opt in (`markup=True`) and
+# escape what they interpolate (`rich.markup.escape`).
+console = Console(highlight=False, markup=False, emoji=False)
 # Soft wrap: an error is one line however long, so logs and grep see it whole.
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 ConfigOpt = Annotated[
     Path | None,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.core import ConfigOpt, console, fmt_time
@@ -27,10 +28,11 @@ def demo(
 
     result = run_demo(load_config(config_path_from_env(config)), var)
     poll = result.poll
-    console.print(
-        f"[bold]poll[/]: {len(poll.feeds)} sample feeds, "
+    _step(
+        "poll",
+        f"{len(poll.feeds)} sample feeds, "
         f"fetched {poll.count(FetchStatus.FETCHED)}, new {poll.new}, "
-        f"updated {poll.updated}, failed {poll.failed}"
+        f"updated {poll.updated}, failed {poll.failed}",
     )
     table = Table(title=f"Stored stories ({len(result.items)})")
     for col in ("published", "region", "title", "feed"):
@@ -40,15 +42,20 @@ def demo(
     console.print(table)
     e = result.edition
     included = sum(1 for x in e.entries if not x.excluded)
-    console.print(f"[bold]draft[/]: edition {e.key} ({e.state.value}), {included} stories")
-    console.print(f"[bold]preview[/]: {result.html_path}")
-    console.print(f"[bold]text[/]: {result.text_path}")
+    _step("draft", f"edition {e.key} ({e.state.value}), {included} stories")
+    _step("preview", str(result.html_path))
+    _step("text", str(result.text_path))
     sent = result.send
     if sent is not None:
-        console.print(
-            f"[bold]send[/]: edition {e.key} to {sent.recipients} sample subscribers "
+        _step(
+            "send",
+            f"edition {e.key} to {sent.recipients} sample subscribers "
             f"through the outbox: {sent.accepted} of {sent.batches} batches accepted, "
-            f"{sent.skipped} skipped; edition is {sent.state.value}"
+            f"{sent.skipped} skipped; edition is {sent.state.value}",
         )
-        console.print(f"[bold]mbox[/]: {result.mbox_path}")
+        _step("mbox", str(result.mbox_path))
     console.print(f"database: {result.database}")
+
+
+def _step(name: str, what: str) -> None:
+    console.print(f"[bold]{name}[/]: {escape(what)}", markup=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from bot.cli.core import ConfigOpt, JsonOpt, console, fmt_time, open_ctx, parse_since, print_json
+from bot.cli.table import print_table
 from bot.errors import UsageError
 
 if TYPE_CHECKING:
@@ -59,20 +59,23 @@ def poll(
     The table has a row for each feed that was fetched or failed; the feeds that had
     not changed are only counted in the last line.
     """
+    from bot import pipeline
     from bot.types import FetchStatus
 
+    pipeline.start_poll_workers()
     with open_ctx(config) as ctx:
         report = _poll_with_progress(ctx, feed, force)
     shown = [f for f in report.feeds if f.status is not FetchStatus.NOT_MODIFIED]
     if shown:
-        table = Table(title="Poll summary")
-        for col in ("feed", "status", "items", "new", "updated", "error"):
-            table.add_column(col, overflow="fold")
-        for f in shown:
-            table.add_row(
-                f.name, f.status.value, str(f.items), str(f.new), str(f.updated), f.error or ""
-            )
-        console.print(table)
+        print_table(
+            console,
+            "Poll summary",
+            ("feed", "status", "items", "new", "updated", "error"),
+            (
+                (f.name, f.status.value, str(f.items), str(f.new), str(f.updated), f.error or "")
+                for f in shown
+            ),
+        )
     console.print(
         f"fetched {report.count(FetchStatus.FETCHED)}, "
         f"not modified {report.count(FetchStatus.NOT_MODIFIED)}, "
@@ -103,7 +106,7 @@ def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline
         TextColumn("[bold]polling"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # feed names are plain text
         TimeElapsedColumn(),
         console=console,
         transient=True,
@@ -150,20 +153,23 @@ def feeds_cmd(typer_ctx: typer.Context, config: ConfigOpt = None, as_json: JsonO
     if as_json:
         print_json(rows)
         return
-    table = Table(title="Feeds")
-    for col in ("feed", "status", "items", "last success", "next due", "failures", "last error"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(
-            str(r["name"]) + ("" if r["configured"] else " (not in config)"),
-            str(r["status"]),
-            str(r["items"]),
-            fmt_time(r["last_success"]),  # type: ignore[arg-type]
-            fmt_time(r["next_due"]),  # type: ignore[arg-type]
-            str(r["consecutive_failures"]),
-            str(r["last_error"] or ""),
-        )
-    console.print(table)
+    print_table(
+        console,
+        "Feeds",
+        ("feed", "status", "items", "last success", "next due", "failures", "last error"),
+        (
+            (
+                str(r["name"]) + ("" if r["configured"] else " (not in config)"),
+                str(r["status"]),
+                str(r["items"]),
+                fmt_time(r["last_success"]),  # type: ignore[arg-type]
+                fmt_time(r["next_due"]),  # type: ignore[arg-type]
+                str(r["consecutive_failures"]),
+                str(r["last_error"] or ""),
+            )
+            for r in rows
+        ),
+    )
 
 
 def items(
@@ -185,12 +191,12 @@ def items(
     if as_json:
         print_json([item_json(s) for s in rows])
         return
-    table = Table(title=f"Items ({len(rows)})")
-    for col in ("published", "region", "title", "feed", "key"):
-        table.add_column(col, overflow="fold")
-    for s in rows:
-        table.add_row(fmt_time(s.item.published), s.region, s.item.title, s.item.feed, s.key)
-    console.print(table)
+    print_table(
+        console,
+        f"Items ({len(rows)})",
+        ("published", "region", "title", "feed", "key"),
+        ((fmt_time(s.item.published), s.region, s.item.title, s.item.feed, s.key) for s in rows),
+    )
 
 
 def item_json(s: StoredItem) -> dict[str, object]:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.core import ConfigOpt, JsonOpt, console, err_console, fail, open_ctx, print_json
@@ -235,7 +236,7 @@ def _print_report(report: SendReport, test_to: str | None) -> None:
             f"test copy of {report.edition_key} {verdict} to {test_to} via {report.transport}"
         )
         for error in report.errors:
-            err_console.print(f"[red]{error}[/]")
+            err_console.print(f"[red]{escape(error)}[/]", markup=True)
         return
     table = Table(title=f"Send of {report.edition_key} via {report.transport}")
     table.add_column("")
@@ -262,18 +263,21 @@ def _print_notes(report: SendReport) -> None:
         wait = f"; wait until {when} for evidence" if report.awaiting_evidence and when else ""
         err_console.print(
             f"[yellow]{report.ambiguous} batch(es) may or may not have gone out and no "
-            f"evidence settles them yet{wait}; then `roundup send {key} --resume "
-            "--retry-ambiguous` resends them (their recipients may get a second copy)[/]"
+            f"evidence settles them yet{escape(wait)}; then `roundup send {escape(key)} "
+            "--resume --retry-ambiguous` resends them (their recipients may get a second "
+            "copy)[/]",
+            markup=True,
         )
     if report.fatal:
         err_console.print(
-            f"[red]the send stopped: {report.fatal}[/]\nfix the cause, then run "
-            f"`roundup send {key} --resume`",
+            f"[red]the send stopped: {escape(report.fatal)}[/]\nfix the cause, then run "
+            f"`roundup send {escape(key)} --resume`",
+            markup=True,
             highlight=False,
         )
         return
     for error in report.errors:
-        err_console.print(f"[red]{error}[/]", highlight=False)
+        err_console.print(f"[red]{escape(error)}[/]", markup=True, highlight=False)
     if report.stopped:
         left = report.batches - report.accepted
         err_console.print(f"stopped: {left} batches left; run `roundup send {key} --resume`")

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bot.ingest.parse import ParsedFeed, parse_feed
     from bot.ingest.poll import default_user_agent, poll_feeds
     from bot.ingest.urls import canonical_url
+    from bot.ingest.workers import start_fork_server
 
 # Loaded on first use (`bot.lazy`): the polling process needs no feedparser when
 # nothing changed, and the parse workers need no HTTP client.
@@ -47,6 +48,7 @@ _HOMES = {
     "next_due": "due",
     "parse_feed": "parse",
     "poll_feeds": "poll",
+    "start_fork_server": "workers",
 }
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "next_due",
     "parse_feed",
     "poll_feeds",
+    "start_fork_server",
 ]
 
 __getattr__ = lazy.exports(__name__, _HOMES)
