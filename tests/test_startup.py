@@ -164,3 +164,36 @@ def test_start_up_pauses_the_collector_and_a_command_settles_the_heap() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split()[-3:] == ["True", "True", "True"]
+
+
+PLUGINS = """
+import atexit, os, runpy, sys
+from pydantic.plugin import _loader
+# After the command: whether pydantic looked for plugins (None: it never did).
+atexit.register(lambda: sys.stderr.write(f"\\nPLUGINS {_loader._plugins!r}\\n"))
+sys.argv = ["roundup", *sys.argv[1:]]
+runpy.run_module("bot", run_name="__main__")
+"""
+
+
+def test_commands_do_not_scan_installed_packages_for_pydantic_plugins(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    config = write_config(tmp_path / "feeds.yaml", {"one": "http://127.0.0.1:9/feed.xml"})
+
+    def plugins(env: dict[str, str]) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", PLUGINS, "feeds", "--json", "--config", str(config)],
+            cwd=tmp_path,
+            env={**env, "DATABASE_URL": sqlite_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stderr.rpartition("PLUGINS ")[2].strip()
+
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    assert plugins(env) == "None"
+    # The documented switch still wins when it is set, even empty: then they are.
+    assert plugins({**env, "PYDANTIC_DISABLE_PLUGINS": ""}) == "{}"

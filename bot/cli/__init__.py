@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 
 import typer
@@ -64,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     gc.disable()  # while the command starts up: see `core.settle_heap`
+    # roundup uses no pydantic plugin, and looking for them reads the entry points
+    # of every installed package on each start (pydantic's documented switch; set
+    # the variable, even empty, to have them looked for again).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(main())
 
 
