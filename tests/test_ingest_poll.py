@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import aiohttp
 import pytest
 
 from bot.config import FetchConfig
@@ -286,14 +286,30 @@ def _refused() -> FeedState:
 @pytest.mark.parametrize(
     ("url", "error"),
     [
-        ("http://[::1/feed", "not a valid URL: http://[::1/feed (Invalid port: ':1')"),
+        ("http://[::1/feed", "not a valid URL: http://[::1/feed (Invalid IPv6 URL)"),
+        (
+            "http://127.0.0.1:99999/feed",
+            "not a valid URL: http://127.0.0.1:99999/feed (Port out of range 0-65535)",
+        ),
         ("ftp://127.0.0.1/feed", "not an http(s) URL: ftp://127.0.0.1/feed"),
+        ("http:///feed", "not an http(s) URL: http:///feed"),
     ],
 )
 def test_bad_urls_fail_clearly(url: str, error: str) -> None:
     outcome = _poll_one(FeedState(name="bad", url=url, config_url=url))
     assert outcome.status is FetchStatus.FAILED
     assert outcome.error == error
+
+
+def test_a_server_that_closes_without_answering_fails_in_one_line(
+    feed_server: FeedServer,
+) -> None:
+    feed_server.hang("/mute", seconds=0)  # reads the request, then closes
+    outcome = _poll_one(_state(feed_server, "/mute"))
+    host = feed_server.base_url.removeprefix("http://")
+    assert outcome.error == (
+        f"the connection to {host} failed: server disconnected without sending a response."
+    )
 
 
 def test_failures_back_off_exponentially_and_recover(feed_server: FeedServer) -> None:
@@ -355,9 +371,9 @@ def test_waiting_for_a_body_slot_does_not_count_against_the_feed_deadline(
         slots = asyncio.Semaphore(1)
         await slots.acquire()  # the one slot is taken...
         asyncio.get_running_loop().call_later(1.5, slots.release)  # ...for 1.5 s
-        async with httpx.AsyncClient() as client:
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
             state = _state(feed_server, "/feed")
-            outcome = await poll_one(client, state, settings, NOW, timing, bodies=slots)
+            outcome = await poll_one(session, state, settings, NOW, timing, bodies=slots)
         return outcome, slots.locked()
 
     outcome, still_held = asyncio.run(run())
@@ -376,6 +392,41 @@ def test_unchanged_feeds_of_one_host_share_one_connection(feed_server: FeedServe
     assert [o.status for o in again] == [FetchStatus.NOT_MODIFIED] * 3
     # Each 304 is read to its end, so the connection goes back to the pool.
     assert feed_server.connections == 1
+
+
+def test_a_url_reaches_the_server_byte_for_byte(feed_server: FeedServer) -> None:
+    # Escapes in either case, an escaped slash, a stray "%" and "+" are all the
+    # server's to read: an HTTP client that re-quotes a URL changes some of them.
+    path = "/a%2fb/%7E~x;y=1"
+    query = "?q=%41&r=a+b&s=%zz&t=%e2%82%ac"
+    feed_server.feed(path, SEED)
+    outcome = _poll_one(_state(feed_server, path + query))
+    assert outcome.status is FetchStatus.FETCHED
+    assert feed_server.hits(path + query) == 1
+
+
+def test_what_a_location_cannot_carry_is_escaped(feed_server: FeedServer) -> None:
+    # A space and UTF-8 (sent raw, as some servers do) in a Location header go out
+    # percent-encoded, as browsers send them; the escape already there stays.
+    feed_server.redirect("/odd", "/a b/caf\xc3\xa9?q=1 2&r=%41", 302)
+    feed_server.feed("/a%20b/caf%C3%A9", SEED)
+    outcome = _poll_one(_state(feed_server, "/odd"))
+    assert outcome.status is FetchStatus.FETCHED
+    assert feed_server.hits("/a%20b/caf%C3%A9?q=1%202&r=%41") == 1
+
+
+def test_the_proxy_of_the_environment_is_used(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The test server stands in for the proxy: it sees the absolute URL.
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", feed_server.base_url)
+    url = "http://feeds.example/feed"
+    feed_server.feed(url, SEED)
+    outcome = _poll_one(FeedState(name="proxied", url=url, config_url=url))
+    assert outcome.status is FetchStatus.FETCHED
+    assert feed_server.hits(url) == 1
 
 
 def test_without_keep_items_the_outcomes_returned_hold_no_items(feed_server: FeedServer) -> None:

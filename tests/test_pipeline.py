@@ -230,9 +230,9 @@ def test_a_slow_first_feed_holds_back_at_most_max_waiting_feeds_stories(
             f"<guid>story-{n}</guid></item></channel></rss>"
         ).encode()
 
-    # Slow enough that the other feeds are fetched and parsed first even on a busy
-    # machine, where the parse workers alone may take a second or two to start.
-    feed_server.feed("/slow.xml", body(0), delay=4.0)
+    # The fast feeds must be parsed while the slow one waits, and the parse workers'
+    # cold start alone took over 2 s on a loaded machine: the slow feed waits 5 s.
+    feed_server.feed("/slow.xml", body(0), delay=5.0)
     for n in range(1, behind + 1):
         feed_server.feed(f"/f{n}.xml", body(n))
     feeds = {"slow": feed_server.url("/slow.xml")}

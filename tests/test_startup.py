@@ -41,9 +41,9 @@ HEAVY = (
     "lxml",
     "nh3",
 )
-# A poll needs no more of rich than its table: httpx's command-line client would bring
-# these (`bot.ingest` keeps it out), and a poll whose output is no terminal draws no
-# progress bar. (`--help` draws its help with rich, and so may load them.)
+# A poll needs no more of rich than its table: nothing it imports may bring click or
+# pygments (httpx's command-line client did), and a poll whose output is no terminal
+# draws no progress bar. (`--help` draws its help with rich, and so may load them.)
 POLL_HEAVY = (*HEAVY, "click", "pygments", "rich.syntax", "rich.progress")
 PROBE = """
 import json, sys
@@ -117,7 +117,7 @@ def test_a_poll_where_nothing_changed_imports_no_parser(
     )
     assert code == 0 and "not modified 1" in out
     # Nothing to parse: the parser, the sanitiser and the classifier stay unloaded;
-    # nor httpx's command-line client, nor a progress bar (the output is a pipe).
+    # nor a command-line client of an HTTP library, nor a progress bar (the output is a pipe).
     assert modules == []
 
 

@@ -15,18 +15,9 @@ the caller's filter). Modules: `poll` (the orchestration), `fetch` and `body`
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from bot import lazy
-
-# httpx imports its command-line client (`httpx._main`: click, and rich's progress
-# bars and syntax highlighting; ~15 ms) whenever click and rich are installed, as
-# they are beside typer; roundup never runs it. A None entry in sys.modules makes
-# that import fail, and httpx goes on without its CLI, as it does where they are
-# not installed (it guards that import). Everything else of httpx is unchanged.
-# (None there is the import system's documented "do not import": typeshed omits it.)
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from bot.ingest.due import backoff_delay, is_due, next_due

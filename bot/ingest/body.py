@@ -1,10 +1,12 @@
 """Read a response body while streaming, never holding more than the cap.
 
-Why not httpx's own decoding: its gzip decoder inflates each network chunk in one
-go, so a 64 KB chunk of a gzip bomb becomes some 64 MB in memory before anyone can
-count it. Here every inflate step is bounded by the room left under the cap
-(zlib's ``max_length``), so a bomb stops at the cap, counted on the decompressed
-size. We ask servers for gzip or deflate only, and refuse other codings.
+Why not aiohttp's own decoding: its decompressor inflates each network chunk with
+no bound on the output, so a 64 KB chunk of a gzip bomb becomes some 64 MB in
+memory before anyone can count it. The session is therefore made with
+``auto_decompress=False`` (`poll`), and here every inflate step is bounded by the
+room left under the cap (zlib's ``max_length``), so a bomb stops at the cap,
+counted on the decompressed size. We ask servers for gzip or deflate only, and
+refuse other codings.
 What it does not do: choose timeouts or follow redirects (that is `fetch`).
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import zlib
 
-import httpx
+import aiohttp
 
 from bot.errors import FetchError
 
@@ -55,14 +57,14 @@ class BoundedInflater:
         return bytes(out)
 
 
-def _declared_length(response: httpx.Response) -> int | None:
+def _declared_length(response: aiohttp.ClientResponse) -> int | None:
     try:
         return int(response.headers.get("content-length", ""))
     except ValueError:
         return None
 
 
-async def read_body(response: httpx.Response, limit: int) -> bytes:
+async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The decoded body of a streamed response; `FetchError` past `limit` bytes."""
     coding = response.headers.get("content-encoding", "").strip().lower()
     if coding == "x-gzip":
@@ -74,7 +76,9 @@ async def read_body(response: httpx.Response, limit: int) -> bytes:
     if inflater is None and declared is not None and declared > limit:
         raise FetchError(f"body exceeds {limit} bytes (Content-Length: {declared})")
     body = bytearray()
-    async for chunk in response.aiter_raw():
+    # Raw bytes as they arrive (the session does not decompress): `iter_any`, not
+    # `iter_chunked(n)`, which would copy each network chunk into pieces of n bytes.
+    async for chunk in response.content.iter_any():
         body += inflater.feed(chunk, limit - len(body)) if inflater else chunk
         if len(body) > limit:
             where = "decompressed" if inflater else "streamed"

@@ -6,14 +6,19 @@ notes whether every hop so far was permanent (301/308: the feed has moved, and t
 new URL is what to poll next time), reads the body under the size cap (`body`), and
 turns every way this can fail into a `FetchError` whose one-line message an operator
 can act on ("HTTP 404 Not Found from https://...", "more than 5 redirects ...",
-"connection refused ...").
+"connection refused ..."). A URL goes out as given, byte for byte (aiohttp would
+re-quote it); only what cannot go on the wire (spaces, non-ASCII, ...) is escaped,
+as browsers do, which matters for a server's Location header.
 What it does not do: parse, hash, decide when to poll, or bound the total time of a
-fetch (the caller wraps it in the per-feed deadline).
+fetch (the caller wraps it in the per-feed deadline). The session (connection pool,
+timeouts, default headers) is the caller's.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import socket
 import ssl
 from collections.abc import Mapping
@@ -22,7 +27,10 @@ from http import HTTPStatus
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import aiohttp
+import certifi
+from aiohttp.http_exceptions import HttpProcessingError
+from yarl import URL
 
 from bot.errors import FetchError
 from bot.ingest.body import read_body
@@ -31,6 +39,12 @@ from bot.ingest.urls import WEB_SCHEMES
 PERMANENT = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_ERROR_CHARS = 300
+# What a request line cannot carry (the WHATWG percent-encode sets of a path and of
+# a query): controls, space, DEL, non-ASCII, and a few ASCII characters.
+_PATH_UNSAFE = re.compile(r'[^\x21-\x7e]|["#<>?`{}]')
+_QUERY_UNSAFE = re.compile(r'[^\x21-\x7e]|["#<>]')
+# Failures while the response is read, as opposed to while connecting.
+_READ_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -70,27 +84,27 @@ def _short(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _status_text(response: httpx.Response) -> str:
+def _status_text(response: aiohttp.ClientResponse) -> str:
     try:
-        phrase = HTTPStatus(response.status_code).phrase
+        phrase = HTTPStatus(response.status).phrase
     except ValueError:
-        phrase = _short(response.reason_phrase, 60)
-    return f"HTTP {response.status_code} {phrase}".rstrip()
+        phrase = _short(response.reason or "", 60)
+    return f"HTTP {response.status} {phrase}".rstrip()
 
 
-def _http_error(response: httpx.Response, url: str) -> HTTPStatusFailure:
+def _http_error(response: aiohttp.ClientResponse, url: str) -> HTTPStatusFailure:
     message = f"{_status_text(response)} from {_short(url)}"
-    if response.status_code == 410:
+    if response.status == 410:
         message += " (the feed is gone: remove it from the config or give its new URL)"
-    elif response.status_code in (401, 403):
+    elif response.status in (401, 403):
         message += " (the server refuses us: check the URL or ask the site to allow roundup)"
     retry_after = response.headers.get("retry-after")
     return HTTPStatusFailure(
-        message, response.status_code, _short(retry_after, 100) if retry_after else None
+        message, response.status, _short(retry_after, 100) if retry_after else None
     )
 
 
-def _redirect_target(response: httpx.Response, url: str) -> str:
+def _redirect_target(response: aiohttp.ClientResponse, url: str) -> str:
     location = str(response.headers.get("location", "")).strip()
     if not location:
         raise FetchError(f"{_status_text(response)} without a Location header from {_short(url)}")
@@ -117,7 +131,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def _reason(exc: httpx.HTTPError) -> str:
+def _reason(exc: BaseException) -> str:
     """The underlying cause in a few lower-case words ("connection refused")."""
     root = _root_cause(exc)
     if isinstance(root, socket.gaierror):
@@ -128,27 +142,74 @@ def _reason(exc: httpx.HTTPError) -> str:
         return os.strerror(root.errno).lower()  # asyncio's own wording names no cause
     if isinstance(root, OSError) and root.strerror:
         return root.strerror.lower()
+    if isinstance(root, HttpProcessingError) and root.message:
+        # The parser's complaint, whose later lines quote the offending bytes.
+        text = _short(root.message.split("\n", 1)[0].rstrip(":. "), 160)
+        return text[:1].lower() + text[1:]
     text = _short(str(exc) or type(exc).__name__, 160)
     return text[:1].lower() + text[1:]
 
 
-def _network_error(exc: httpx.HTTPError, url: str) -> FetchError:
+def _network_error(exc: BaseException, url: str) -> FetchError:
     host = urlsplit(url).netloc or url
-    if isinstance(exc, httpx.ConnectTimeout):
+    # aiohttp raises its connector errors `from` the OSError (or ssl error) behind
+    # them, so `_reason` finds the same causes as it did under httpx.
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):  # DNS, pool, TCP and TLS
         return FetchError(f"connecting to {host} timed out")
-    if isinstance(exc, httpx.ReadTimeout):
+    if isinstance(exc, aiohttp.SocketTimeoutError):  # sock_read: silence mid-response
         return FetchError(f"{host} stopped sending data (read timeout) for {_short(url)}")
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):
         return FetchError(f"timed out talking to {host} ({type(exc).__name__})")
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorError):  # DNS, refused, TLS, proxy
         return FetchError(f"cannot connect to {host}: {_reason(exc)}")
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return FetchError(f"not an http(s) URL: {_short(url)}")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):  # httpx's wording
+        return FetchError(
+            f"the connection to {host} failed: server disconnected without sending a response."
+        )
     return FetchError(f"the connection to {host} failed: {_reason(exc)}")
 
 
+def _wire_url(url: str) -> URL:
+    """`url` as it goes out: unchanged but for what a request line cannot carry."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError as exc:
+        raise FetchError(f"not a valid URL: {_short(url)} ({exc})") from None
+    if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
+        raise FetchError(f"not an http(s) URL: {_short(url)}")
+    try:
+        netloc = parts.netloc
+        if not netloc.isascii():  # an IDN host from a Location header: yarl IDNA-encodes it
+            netloc = URL(f"{parts.scheme}://{netloc}").raw_authority
+        wire = f"{parts.scheme}://{netloc}{_PATH_UNSAFE.sub(_escape, parts.path)}"
+        if parts.query or url.split("#", 1)[0].endswith("?"):
+            wire += "?" + _QUERY_UNSAFE.sub(_escape, parts.query)
+        return URL(wire, encoded=True)  # encoded: sent as is, not re-quoted
+    except ValueError as exc:
+        raise FetchError(f"not a valid URL: {_short(url)} ({exc})") from None
+
+
+def _escape(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8", "surrogateescape"))
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The trust httpx verified with: $SSL_CERT_FILE, else $SSL_CERT_DIR, else certifi.
+    Made when the first https URL is met (loading certificates takes milliseconds)."""
+    if cafile := os.environ.get("SSL_CERT_FILE"):
+        context = ssl.create_default_context(cafile=cafile)
+    elif capath := os.environ.get("SSL_CERT_DIR"):
+        context = ssl.create_default_context(capath=capath)
+    else:
+        context = ssl.create_default_context(cafile=certifi.where())
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
 async def fetch(
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     url: str,
     *,
     etag: str | None,
@@ -166,46 +227,52 @@ async def fetch(
     headers = _request_headers(etag, last_modified)
     next_url, permanent_so_far = url, True
     for _ in range(max_redirects + 1):
+        wire = _wire_url(url)
         try:
-            request = client.build_request("GET", url, headers=headers)
-            response = await client.send(request, stream=True)
-        except httpx.InvalidURL as exc:
+            response = await session.get(
+                wire,
+                headers=headers,
+                allow_redirects=False,  # followed by hand: see above
+                ssl=_tls() if wire.scheme == "https" else True,
+            )
+        except aiohttp.InvalidURL as exc:
             raise FetchError(f"not a valid URL: {_short(url)} ({exc})") from None
-        except httpx.HTTPError as exc:
+        except _READ_ERRORS as exc:
             raise _network_error(exc, url) from None
         try:
-            if response.status_code in REDIRECTS:
+            if response.status in REDIRECTS:
                 target = _redirect_target(response, url)
-                permanent_so_far = permanent_so_far and response.status_code in PERMANENT
+                permanent_so_far = permanent_so_far and response.status in PERMANENT
                 if permanent_so_far:
                     next_url = target
                 url = target
                 continue
-            if response.status_code == 304:
+            if response.status == 304:
                 # Read to its end (a 304 has no body): only a response read to the end
                 # gives its connection back to the pool; closing an unread one drops
                 # it, and the next feed of the host pays a new TCP and TLS handshake.
                 await read_body(response, max_body_bytes)
                 return FetchResult(304, url, next_url, _lowered(response))
-            if not 200 <= response.status_code < 300:
+            if not 200 <= response.status < 300:
                 raise _http_error(response, url)
             body = await _gated_body(response, max_body_bytes, body_gate)
             return FetchResult(
-                response.status_code,
+                response.status,
                 url,
                 next_url,
                 _lowered(response),
                 body,
                 holds_gate=body_gate is not None,
             )
-        except httpx.HTTPError as exc:
+        except _READ_ERRORS as exc:
             raise _network_error(exc, url) from None
         finally:
-            await response.aclose()
+            # Back to the pool if read to its end, else the connection is closed.
+            response.release()
     raise FetchError(f"more than {max_redirects} redirects (the last to {_short(url)})")
 
 
-async def _gated_body(response: httpx.Response, limit: int, gate: Gate | None) -> bytes:
+async def _gated_body(response: aiohttp.ClientResponse, limit: int, gate: Gate | None) -> bytes:
     if gate is None:
         return await read_body(response, limit)
     await gate.acquire()
@@ -216,5 +283,11 @@ async def _gated_body(response: httpx.Response, limit: int, gate: Gate | None) -
         raise
 
 
-def _lowered(response: httpx.Response) -> dict[str, str]:
-    return {name.lower(): value for name, value in response.headers.items()}
+def _lowered(response: aiohttp.ClientResponse) -> dict[str, str]:
+    # A repeated header becomes one, its values joined by ", " (RFC 9110 5.3), as
+    # httpx's headers were: the parser sees the same content-type as before.
+    headers: dict[str, str] = {}
+    for name, value in response.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers

@@ -7,14 +7,14 @@ deadline (`total_timeout`, on top of the connect and read timeouts). A 304, or a
 body whose sha256 equals the last good one, is NOT_MODIFIED and nothing is parsed.
 At most `bodies_in_flight` bodies are read or wait to be parsed at once, whatever
 `concurrency` is: their memory is bounded by that times the body cap.
-Each host gets its own small httpx client (a pool of at most `per_host`
-connections), all sharing one TLS context: httpcore scans every connection of a
-pool each time a request starts or ends, so one pool for hundreds of hosts costs
-quadratic CPU, and a TLS context takes milliseconds to build. Bodies are parsed and
-normalised in a pool of processes, one per core (`workers.ParsePool`), so parsing
-uses every core and never stalls the downloads of the other feeds. Every feed gets
-a `FeedOutcome`, whatever happens to it: one failing feed never stops the others,
-and no exception escapes for a feed's sake.
+All feeds share one aiohttp session, whose pool keeps connections alive per host
+(an unchanged feed costs no new handshake) and is sized to the same limits (at most
+`concurrency` connections in use, `per_host` to one host); it reads bodies raw, and
+`body` decompresses them under the cap. It honours HTTP(S)_PROXY and NO_PROXY.
+Bodies are parsed and normalised in a pool of processes, one per core
+(`workers.ParsePool`), so parsing uses every core and never stalls the downloads
+of the other feeds. Every feed gets a `FeedOutcome`, whatever happens to it: one
+failing feed never stops the others, and no exception escapes for a feed's sake.
 What it does not do: decide which feeds are due (the caller filters with `is_due`;
 every state passed in is polled), store anything, or read the clock (`now` is
 given). The deadline bounds the network part (not the wait for a body slot);
@@ -26,13 +26,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from bot import __version__
 from bot.clock import ensure_utc
@@ -60,46 +59,34 @@ def default_user_agent(site_url: str | None = None) -> str:
     return f"{agent} (+{site_url})" if site_url else agent
 
 
-class _Clients:
-    """One httpx client per host name, made on first use; `aclose` closes them all."""
-
-    def __init__(self, settings: FetchConfig, user_agent: str) -> None:
-        self.settings = settings
-        self.user_agent = user_agent
-        self._tls: ssl.SSLContext | None = None
-        self._clients: dict[str, httpx.AsyncClient] = {}
-
-    def for_host(self, host: str) -> httpx.AsyncClient:
-        client = self._clients.get(host)
-        if client is None:
-            client = self._clients[host] = self._new()
-        return client
-
-    def _new(self) -> httpx.AsyncClient:
-        if self._tls is None:
-            self._tls = httpx.create_ssl_context()
-        settings = self.settings
-        connect = settings.connect_timeout.total_seconds()
-        read = settings.read_timeout.total_seconds()
-        # A redirect to another host goes through this pool too: per_host bounds
-        # the feeds of this host in flight, not where their redirects lead.
-        size = min(settings.per_host, settings.concurrency)
-        return httpx.AsyncClient(
-            headers={
-                "User-Agent": self.user_agent,
-                "Accept": ACCEPT,
-                "Accept-Encoding": ACCEPT_ENCODING,
-            },
-            timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
-            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            verify=self._tls,
-            follow_redirects=False,  # followed by hand: see fetch
-        )
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+def _session(settings: FetchConfig, user_agent: str) -> aiohttp.ClientSession:
+    """The poll's one session: pool, timeouts and headers (TLS is `fetch`'s)."""
+    connect = settings.connect_timeout.total_seconds()
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            # Our own gates (`poll_feeds`) hold feeds back before they ask the pool,
+            # so these bound only what a redirect to another host adds.
+            limit=settings.concurrency,
+            limit_per_host=settings.per_host,
+        ),
+        headers={
+            "User-Agent": user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
+        # `connect` bounds the wait for a pooled connection, DNS, TCP and TLS (as
+        # httpx's connect and pool timeouts did); `sock_read` any silence while the
+        # response comes; the per-feed deadline bounds the whole.
+        timeout=aiohttp.ClientTimeout(
+            total=None,
+            connect=connect,
+            sock_connect=connect,
+            sock_read=settings.read_timeout.total_seconds(),
+        ),
+        auto_decompress=False,  # `body` inflates under the cap: see there
+        trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honoured them
+        raise_for_status=False,
+    )
 
 
 def _validator(value: str | None) -> str | None:
@@ -134,7 +121,7 @@ async def poll_feeds(
     bodies = asyncio.Semaphore(settings.bodies_in_flight)
     hosts: dict[str, asyncio.Semaphore] = {}
     parser = ParsePool(settings.parse_workers, settings.parser, classify)
-    clients = _Clients(settings, agent)
+    session = _session(settings, agent)
 
     async def one(state: FeedState) -> FeedOutcome:
         interval = (intervals or {}).get(state.name, settings.poll_interval)
@@ -142,8 +129,7 @@ async def poll_feeds(
         name = _host(state.url)
         host = hosts.setdefault(name, asyncio.Semaphore(settings.per_host))
         async with host, gate:
-            client = clients.for_host(name)
-            outcome = await poll_one(client, state, settings, now, timing, parser, bodies)
+            outcome = await poll_one(session, state, settings, now, timing, parser, bodies)
         if on_done is not None:
             on_done(outcome)
         if keep_items or not outcome.items:
@@ -154,7 +140,7 @@ async def poll_feeds(
         return list(await asyncio.gather(*(one(state) for state in states)))
     finally:
         parser.close()
-        await clients.aclose()
+        await session.close()
 
 
 def _host(url: str) -> str:
@@ -166,7 +152,7 @@ def _host(url: str) -> str:
 
 
 async def poll_one(
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     state: FeedState,
     settings: FetchConfig,
     now: datetime,
@@ -177,7 +163,7 @@ async def poll_one(
     """Poll one feed; never raises for the feed's sake. `bodies` bounds the bodies
     read or waiting to be parsed across the feeds that share it."""
     try:
-        return await _poll(client, state, settings, now, timing, parser or ParsePool(1), bodies)
+        return await _poll(session, state, settings, now, timing, parser or ParsePool(1), bodies)
     except Exception as exc:  # a bug here must cost one feed, not the poll
         log.exception("polling feed %s failed unexpectedly", state.name)
         message = f"internal error while polling: {type(exc).__name__}: {exc}"
@@ -185,7 +171,7 @@ async def poll_one(
 
 
 async def _poll(
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     state: FeedState,
     settings: FetchConfig,
     now: datetime,
@@ -197,7 +183,7 @@ async def _poll(
     try:
         async with asyncio.timeout(deadline) as budget:
             result = await fetch(
-                client,
+                session,
                 state.url,
                 etag=state.etag,
                 last_modified=state.last_modified,
