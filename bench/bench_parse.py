@@ -31,7 +31,7 @@ from bot.ingest.fastparse import parse_fast
 from bot.ingest.parse import parse_feed
 
 CORPUS = ROOT / "tests" / "fixtures" / "corpus" / "feeds"
-ROUNDS = 1 if SMOKE else 7
+ROUNDS = 1 if SMOKE else 4
 Body = tuple[bytes, str]
 
 

@@ -81,7 +81,7 @@ HOUR = timedelta(hours=1)
 def main() -> None:
     parser = argparse.ArgumentParser()
     smoke = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
-    parser.add_argument("--rounds", type=int, default=5 if smoke else 200)
+    parser.add_argument("--rounds", type=int, default=5 if smoke else 100)
     rounds = parser.parse_args().rounds
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"

@@ -16,6 +16,7 @@ anything beyond 127.0.0.1.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 import zlib
@@ -77,7 +78,7 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """See the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self._lock = threading.Lock()
         self._routes: dict[str, Route] = {}
         self._hits: Counter[str] = Counter()
@@ -89,6 +90,10 @@ class FeedServer:
         self._max_in_flight = 0
         self._server = _Server((host, 0), _Handler)  # any 127.x address is loopback
         self._server.owner = self
+        self._scheme = "http"
+        if tls is not None:  # https: each connection's handshake happens as it is accepted
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -110,7 +115,7 @@ class FeedServer:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
