@@ -13,10 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from bot.cli.table import plain_table, print_table
+from bot.cli.table import plain_table, print_table, rich_table
 
 # Letters, markup and emoji-code look-alikes, wide and zero-width characters.
 _CHARS = st.sampled_from(list("ab Z09[]/:.,-_()'\"é日本😀\u0301\u200d\u200b·👍🏽"))
@@ -37,12 +35,7 @@ def _console(width: int, *, terminal: bool = False) -> Console:
 
 def rich_text(title: str, columns: list[str], rows: list[list[str]], width: int) -> str:
     console = _console(width)
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
-    console.print(table)
+    console.print(rich_table(title, columns, rows))  # what print_table falls back to
     out = console.file
     assert isinstance(out, io.StringIO)
     return out.getvalue()

@@ -14,9 +14,13 @@ What it does not do: styles, wrapping or folding (rich does those, when needed).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # rich's default box (HEAVY_HEAD): a heavy header, light rows.
 _TOP = ("┏", "━", "┳", "┓")
@@ -36,15 +40,20 @@ def print_table(
         console.file.write(drawn)
         console.file.flush()
         return
+    console.print(rich_table(title, columns, cells))
+
+
+def rich_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    """The table as rich draws it: cells as `Text`, never read as markup."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title)
     for column in columns:
         table.add_column(column, overflow="fold")
-    for row in cells:
+    for row in rows:
         table.add_row(*(Text(cell) for cell in row))
-    console.print(table)
+    return table
 
 
 def plain_table(
