@@ -43,8 +43,9 @@ MAX_ERROR_CHARS = 300
 # a query): controls, space, DEL, non-ASCII, and a few ASCII characters.
 _PATH_UNSAFE = re.compile(r'[^\x21-\x7e]|["#<>?`{}]')
 _QUERY_UNSAFE = re.compile(r'[^\x21-\x7e]|["#<>]')
-# Failures while the response is read, as opposed to while connecting.
-_READ_ERRORS = (aiohttp.ClientError, TimeoutError)
+# What aiohttp raises when connecting, sending or reading fails (timeouts included);
+# `_network_error` words each.
+_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ async def fetch(
             )
         except aiohttp.InvalidURL as exc:
             raise FetchError(f"not a valid URL: {_short(url)} ({exc})") from None
-        except _READ_ERRORS as exc:
+        except _NETWORK_ERRORS as exc:
             raise _network_error(exc, url) from None
         try:
             if response.status in REDIRECTS:
@@ -264,7 +265,7 @@ async def fetch(
                 body,
                 holds_gate=body_gate is not None,
             )
-        except _READ_ERRORS as exc:
+        except _NETWORK_ERRORS as exc:
             raise _network_error(exc, url) from None
         finally:
             # Back to the pool if read to its end, else the connection is closed.
