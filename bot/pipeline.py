@@ -120,11 +120,15 @@ def poll(
     on_done: Callable[[FeedOutcome], None] | None = None,
 ) -> PollReport:
     """Fetch every due feed once, classify and store what they carry."""
-    from bot.ingest import poll_feeds
-
     states = feeds_to_poll(ctx, feed=feed, force=force)
     if on_start is not None:
         on_start(len(states))
+    if expects_bodies(states):
+        # Before the HTTP client is imported: the workers' imports run on the other
+        # core meanwhile, and are done by the time the first body comes.
+        start_poll_workers(ctx.config.fetch.parse_workers)
+    from bot.ingest import poll_feeds
+
     now = ctx.clock.now()
     intervals = {
         f.name: f.poll_interval or ctx.config.fetch.poll_interval for f in ctx.config.feeds
@@ -159,15 +163,22 @@ def poll(
     return PollReport(tuple(writer.reports.get(i) or _report(o) for i, o in enumerate(outcomes)))
 
 
-def start_poll_workers() -> None:
+def expects_bodies(states: Sequence[FeedState]) -> bool:
+    """Whether the poll of `states` will surely have bodies to parse: some feed was
+    never read. (Feeds read before answer 304, or the same body, as a rule.)"""
+    return any(state.body_hash is None for state in states)
+
+
+def start_poll_workers(workers: int | None = None) -> None:
     """Start the parse workers' fork server now: it imports the parsers and the
-    rules' modules on another core while this process opens the config and the
-    store, instead of after, when the first body is waiting (about a tenth of a
-    cold poll). A command that polls calls this first thing."""
+    rules' modules on another core while this process goes on with its start-up,
+    instead of after, when the first body is waiting. Nothing is started for one
+    worker (it parses in a thread). Otherwise the server starts with the first
+    body: a poll where nothing changed then starts no process at all."""
     from bot.classify import WORKER_PRELOAD
     from bot.ingest import start_fork_server
 
-    start_fork_server(WORKER_PRELOAD)
+    start_fork_server(WORKER_PRELOAD, workers)
 
 
 class _StoreInOrder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gzip
 import threading
@@ -427,6 +428,49 @@ def test_the_proxy_of_the_environment_is_used(
     outcome = _poll_one(FeedState(name="proxied", url=url, config_url=url))
     assert outcome.status is FetchStatus.FETCHED
     assert feed_server.hits(url) == 1
+
+
+def test_no_proxy_hosts_are_fetched_directly(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    feed_server.feed("/direct", SEED)
+    outcome = _poll_one(_state(feed_server, "/direct"))
+    assert outcome.status is FetchStatus.FETCHED
+    assert feed_server.hits("/direct") == 1
+
+
+def test_a_proxy_password_goes_to_the_proxy_and_netrc_is_not_read(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine feeds.example login feeds password leaked\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", feed_server.base_url.replace("://", "://ops:s3cret@"))
+    url = "http://feeds.example/feed"
+    feed_server.feed(url, SEED)
+    outcome = _poll_one(FeedState(name="proxied", url=url, config_url=url))
+    assert outcome.status is FetchStatus.FETCHED
+    [headers] = feed_server.requests(url)
+    sent = {k.lower(): v for k, v in headers.items()}
+    assert sent["proxy-authorization"] == "Basic " + base64.b64encode(b"ops:s3cret").decode()
+    assert "authorization" not in sent
+
+
+def test_a_feed_s_password_goes_in_its_url(feed_server: FeedServer) -> None:
+    feed_server.feed("/private", SEED)
+    url = feed_server.url("/private").replace("://", "://reader:pa%20ss@")
+    outcome = _poll_one(FeedState(name="private", url=url, config_url=url))
+    assert outcome.status is FetchStatus.FETCHED
+    [headers] = feed_server.requests("/private")
+    sent = {k.lower(): v for k, v in headers.items()}
+    assert sent["authorization"] == "Basic " + base64.b64encode(b"reader:pa ss").decode()
 
 
 def test_without_keep_items_the_outcomes_returned_hold_no_items(feed_server: FeedServer) -> None:

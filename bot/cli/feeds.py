@@ -59,10 +59,8 @@ def poll(
     The table has a row for each feed that was fetched or failed; the feeds that had
     not changed are only counted in the last line.
     """
-    from bot import pipeline
     from bot.types import FetchStatus
 
-    pipeline.start_poll_workers()
     with open_ctx(config) as ctx:
         report = _poll_with_progress(ctx, feed, force)
     shown = [f for f in report.feeds if f.status is not FetchStatus.NOT_MODIFIED]

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import zlib
 
-import aiohttp
-
 from bot.errors import FetchError
+from bot.ingest.http import aiohttp
 
 ACCEPT_ENCODING = "gzip, deflate"
 _IDENTITY = ("", "identity")

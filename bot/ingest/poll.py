@@ -10,7 +10,8 @@ At most `bodies_in_flight` bodies are read or wait to be parsed at once, whateve
 All feeds share one aiohttp session, whose pool keeps connections alive per host
 (an unchanged feed costs no new handshake) and is sized to the same limits (at most
 `concurrency` connections in use, `per_host` to one host); it reads bodies raw, and
-`body` decompresses them under the cap. It honours HTTP(S)_PROXY and NO_PROXY.
+`body` decompresses them under the cap. It honours HTTP(S)_PROXY and NO_PROXY
+(`fetch.Proxies`, read once per poll).
 Bodies are parsed and normalised in a pool of processes, one per core
 (`workers.ParsePool`), so parsing uses every core and never stalls the downloads
 of the other feeds. Every feed gets a `FeedOutcome`, whatever happens to it: one
@@ -31,14 +32,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from bot import __version__
 from bot.clock import ensure_utc
 from bot.config import FetchConfig
 from bot.errors import FetchError, ParseError
 from bot.ingest.body import ACCEPT_ENCODING
-from bot.ingest.fetch import FetchResult, HTTPStatusFailure, fetch
+from bot.ingest.fetch import FetchResult, HTTPStatusFailure, Proxies, fetch
+from bot.ingest.http import aiohttp
 from bot.ingest.outcome import FeedOutcome, Fetched, Timing, failed, succeeded
 from bot.ingest.workers import Classify, ParsePool
 from bot.types import FeedState, FetchStatus
@@ -84,7 +84,7 @@ def _session(settings: FetchConfig, user_agent: str) -> aiohttp.ClientSession:
             sock_read=settings.read_timeout.total_seconds(),
         ),
         auto_decompress=False,  # `body` inflates under the cap: see there
-        trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honoured them
+        trust_env=False,  # the proxies are `Proxies`', read once: see there
         raise_for_status=False,
     )
 
@@ -122,6 +122,7 @@ async def poll_feeds(
     hosts: dict[str, asyncio.Semaphore] = {}
     parser = ParsePool(settings.parse_workers, settings.parser, classify)
     session = _session(settings, agent)
+    proxies = Proxies.from_env()
 
     async def one(state: FeedState) -> FeedOutcome:
         interval = (intervals or {}).get(state.name, settings.poll_interval)
@@ -129,7 +130,7 @@ async def poll_feeds(
         name = _host(state.url)
         host = hosts.setdefault(name, asyncio.Semaphore(settings.per_host))
         async with host, gate:
-            outcome = await poll_one(session, state, settings, now, timing, parser, bodies)
+            outcome = await poll_one(session, state, settings, now, timing, parser, bodies, proxies)
         if on_done is not None:
             on_done(outcome)
         if keep_items or not outcome.items:
@@ -159,11 +160,13 @@ async def poll_one(
     timing: Timing,
     parser: ParsePool | None = None,
     bodies: asyncio.Semaphore | None = None,
+    proxies: Proxies | None = None,
 ) -> FeedOutcome:
     """Poll one feed; never raises for the feed's sake. `bodies` bounds the bodies
     read or waiting to be parsed across the feeds that share it."""
     try:
-        return await _poll(session, state, settings, now, timing, parser or ParsePool(1), bodies)
+        parser = parser or ParsePool(1)
+        return await _poll(session, state, settings, now, timing, parser, bodies, proxies)
     except Exception as exc:  # a bug here must cost one feed, not the poll
         log.exception("polling feed %s failed unexpectedly", state.name)
         message = f"internal error while polling: {type(exc).__name__}: {exc}"
@@ -178,6 +181,7 @@ async def _poll(
     timing: Timing,
     parser: ParsePool,
     bodies: asyncio.Semaphore | None,
+    proxies: Proxies | None,
 ) -> FeedOutcome:
     deadline = settings.total_timeout.total_seconds()
     try:
@@ -190,6 +194,7 @@ async def _poll(
                 max_redirects=settings.max_redirects,
                 max_body_bytes=settings.max_body_bytes,
                 body_gate=None if bodies is None else _Slot(bodies, budget),
+                proxies=proxies,
             )
     except FetchError as exc:
         if isinstance(exc, HTTPStatusFailure):

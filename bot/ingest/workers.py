@@ -99,15 +99,18 @@ def _context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext
     return context
 
 
-def start_fork_server(preload: Sequence[str] = ()) -> None:
+def start_fork_server(preload: Sequence[str] = (), workers: int | None = None) -> None:
     """Start the fork server the parse workers come from, now, not at the first body.
 
     It imports the parsers (and `preload`) on a core of its own, while the polling
-    process goes on with its own start-up (config, store, HTTP client); started at the
-    first body instead, every body waits for those imports. Where there is no fork
-    server (not on Linux), or one runs already, this does nothing. A poll that parses
-    nothing leaves it idle; it ends with this process.
+    process goes on with its own start-up (HTTP client, first requests); started at
+    the first body instead, every body waits for those imports. Where there is no
+    fork server (not on Linux), one runs already, or `workers` (as `ParsePool` takes
+    it) is one, which parses in a thread, this does nothing. It ends with this
+    process.
     """
+    if (workers or default_workers()) <= 1:
+        return
     if _context(preload).get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
