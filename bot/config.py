@@ -491,21 +491,23 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(f"{source} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a mapping with feeds, regions, newsletter")
-    lines = dict(_lines(node)) if node is not None else {}
     found = [
         (line, f"{source}:{line}: {format_path(path)}: written twice (first on line {first})")
         for path, line, first in (duplicate_keys(node) if node is not None else ())
     ]
     config = None
+    errors: list[Any] = []
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        found.extend(_describe_error(e, source, lines) for e in exc.errors())
-    found.extend(
-        _describe(loc, msg, source, lines)
-        for loc, msg in cross_problems(data, FallbackConfig().name)
-    )
-    if config is None or found:
+        errors = exc.errors()
+    crossed = list(cross_problems(data, FallbackConfig().name))
+    if config is None or found or crossed:
+        # Every node's line, wanted only to point at problems: a walk of the whole
+        # tree, which a good config (every start) does not pay for.
+        lines = dict(_lines(node)) if node is not None else {}
+        found.extend(_describe_error(e, source, lines) for e in errors)
+        found.extend(_describe(loc, msg, source, lines) for loc, msg in crossed)
         found.sort(key=lambda problem: problem[0])  # stable: same line, found order
         raise ConfigError(
             f"{source}: {len(found)} problem(s) in the config",
