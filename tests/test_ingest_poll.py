@@ -13,9 +13,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from bot.config import FetchConfig
+from bot.errors import FetchError
 from bot.ingest import FeedOutcome, default_user_agent, poll_feeds
+from bot.ingest.fetch import Proxies
 from bot.ingest.outcome import Timing
 from bot.ingest.poll import poll_one
 from bot.types import FeedState, FetchStatus
@@ -471,6 +474,40 @@ def test_a_feed_s_password_goes_in_its_url(feed_server: FeedServer) -> None:
     [headers] = feed_server.requests("/private")
     sent = {k.lower(): v for k, v in headers.items()}
     assert sent["authorization"] == "Basic " + base64.b64encode(b"reader:pa ss").decode()
+
+
+@pytest.mark.parametrize(
+    ("environment", "url", "expected"),
+    [
+        ({}, "http://a.example/f", (None, None)),
+        ({"http": "http://proxy:3128"}, "http://a.example/f", ("http://proxy:3128", None)),
+        ({"http": "http://proxy:3128"}, "https://a.example/f", (None, None)),
+        ({"https": "proxy:3128"}, "https://a.example/f", ("http://proxy:3128", None)),
+        (
+            {"http": "http://ops:p%40ss@proxy:3128"},
+            "http://a.example/f",
+            ("http://proxy:3128", "Basic " + base64.b64encode(b"ops:p@ss").decode()),
+        ),
+        ({"http": "http://proxy:3128", "no": "a.example"}, "http://a.example/f", (None, None)),
+        ({"http": "http://proxy:3128", "no": "example"}, "http://www.example/f", (None, None)),
+        ({"http": "http://proxy:3128", "no": "*"}, "http://b.example/f", (None, None)),
+        (
+            {"http": "http://proxy:3128", "no": "a.example"},
+            "http://b.example/f",
+            ("http://proxy:3128", None),
+        ),
+    ],
+)
+def test_proxies_follow_the_environment_s_rules(
+    environment: dict[str, str], url: str, expected: tuple[str | None, str | None]
+) -> None:
+    proxy, credentials = Proxies(environment).for_url(URL(url))
+    assert (None if proxy is None else str(proxy), credentials) == expected
+
+
+def test_a_proxy_that_is_no_url_fails_the_feed_in_one_line() -> None:
+    with pytest.raises(FetchError, match=r"^the proxy for http URLs is not a valid URL \("):
+        Proxies({"http": "http://[::1"}).for_url(URL("http://a.example/f"))
 
 
 def test_without_keep_items_the_outcomes_returned_hold_no_items(feed_server: FeedServer) -> None:

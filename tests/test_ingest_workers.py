@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,9 +49,24 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def test_one_worker_starts_no_fork_server() -> None:
+    # One worker parses in a thread: asking for the server ahead starts nothing (in a
+    # fresh interpreter: this one may have a server running from another test).
+    probe = (
+        "from multiprocessing import forkserver\n"
+        "from bot.ingest.workers import start_fork_server\n"
+        "start_fork_server((), 1)\n"
+        "print(forkserver._forkserver._forkserver_pid)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "None"
+
+
 def test_a_fork_server_started_early_is_the_one_the_workers_come_from() -> None:
-    # A poll starts the fork server before its own start-up (`pipeline.start_poll_
-    # workers`), so the parsers are imported while it opens the config and store.
+    # A poll that will surely parse starts the fork server ahead of the first body
+    # (`pipeline.start_poll_workers`), so the parsers are imported meanwhile.
     from multiprocessing import forkserver
 
     start_fork_server(WORKER_PRELOAD)

@@ -11,13 +11,17 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from alembic import command
 
+from bot.ingest.workers import default_workers
+from bot.pipeline import expects_bodies
 from bot.store import head_revision, open_store
 from bot.store.migrate import alembic_config
 from bot.store.revision import script_head
+from bot.types import FeedState
 from tests.httpserver import FeedServer
 from tests.test_cli import write_config
 
@@ -119,6 +123,59 @@ def test_a_poll_where_nothing_changed_imports_no_parser(
     # Nothing to parse: the parser, the sanitiser and the classifier stay unloaded;
     # nor a command-line client of an HTTP library, nor a progress bar (the output is a pipe).
     assert modules == []
+
+
+FORK_PROBE = """
+import sys
+from multiprocessing import forkserver
+from bot.cli import main
+early = []  # each start asked for ahead of the first body: was the HTTP client in?
+ensure_running = forkserver.ensure_running
+def noted():
+    early.append("aiohttp" in sys.modules)
+    ensure_running()
+forkserver.ensure_running = noted
+code = main(sys.argv[1:])
+sys.stderr.write(f"\\nEARLY {early}\\n")
+sys.exit(code)
+"""
+
+
+def test_the_parse_workers_start_early_only_when_a_body_is_sure_to_come(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # A feed never read will send a body: the fork server starts before the HTTP
+    # client is imported. A poll where every feed was read before starts none ahead
+    # (a changed feed starts it with its body).
+    feed_server.file("/seed.xml", FEEDS / "seed_roundup.xml", etag='"v1"')
+    config = write_config(tmp_path / "feeds.yaml", {"seed": feed_server.url("/seed.xml")})
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "COLUMNS": "200"}
+
+    def early_starts(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", FORK_PROBE, "poll", *args, "--config", str(config)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stderr.rpartition("EARLY ")[2].strip()
+
+    # One worker parses in a thread: no fork server at all.
+    assert early_starts() == ("[False]" if default_workers() > 1 else "[]")
+    assert early_starts("--all") == "[]"
+
+
+def test_expects_bodies_when_a_feed_was_never_read() -> None:
+    never = FeedState(name="new", url="http://a.example/f", config_url="http://a.example/f")
+    read = replace(never, name="old", etag='"v1"', body_hash="ab" * 32)
+    unvalidated = replace(read, name="plain", etag=None)  # read before: same body, as a rule
+    assert [
+        expects_bodies(states)
+        for states in ([], [read], [read, unvalidated], [read, never], [never])
+    ] == [False, False, False, True, True]
 
 
 def test_an_old_schema_is_still_migrated(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ URLs and sanitised HTML. Failures become FAILED outcomes with a one-line error a
 an exponential backoff; they never stop the other feeds.
 What it does not do: classify, store, or decide which feeds are due (`is_due` is
 the caller's filter). Modules: `poll` (the orchestration), `fetch` and `body`
-(HTTP), `parse` and `xmlguard` (feedparser), `normalise`, `media`, `text`, `urls`
-(entry -> Item), `due` and `outcome` (pure state decisions).
+(HTTP, with aiohttp imported through `http`), `parse` and `xmlguard`
+(feedparser), `normalise`, `media`, `text`, `urls` (entry -> Item), `due` and
+`outcome` (pure state decisions).
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ process take turns under the GIL, so a poll of hundreds of feeds would use one
 core. `ParsePool` starts its processes only when the first body needs parsing (a
 poll where nothing changed starts none), through a fork server that has already
 imported the parser, so each worker starts in milliseconds and shares no lock or
-thread with the polling process. A command that polls starts that fork server
-first thing (`start_fork_server`), so its imports overlap the command's own. A
-worker that dies (killed, out of memory) costs the feeds it held one retry in a
-fresh pool, then a one-line failure, never the poll.
+thread with the polling process. When a body is sure to come (a feed never read),
+the poll starts that fork server before it imports its HTTP client
+(`start_fork_server`), so the parsers' imports overlap its own. A worker that
+dies (killed, out of memory) costs the feeds it held one retry in a fresh pool,
+then a one-line failure, never the poll.
 A pool given a `Classify` (the pipeline's region rules) also classifies each feed's
 items where it parsed them: the workers' cores do that CPU work too, not the
 polling process. Each worker receives the function once, when it starts.
