@@ -84,7 +84,7 @@ def _session(settings: FetchConfig, user_agent: str) -> aiohttp.ClientSession:
             sock_read=settings.read_timeout.total_seconds(),
         ),
         auto_decompress=False,  # `body` inflates under the cap: see there
-        trust_env=False,  # the proxies are `Proxies`', read once: see there
+        trust_env=False,  # proxies: `fetch.Proxies`, read once per poll
         raise_for_status=False,
     )
 
