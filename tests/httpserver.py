@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 MAX_STALL = 5.0
+MAX_HOLD = 30.0  # a body held `until` an event: the most it waits
 MAX_STREAM_SECONDS = 20.0
 SOCKET_TIMEOUT = 5.0
 RSS = "application/rss+xml; charset=utf-8"
@@ -49,6 +50,7 @@ class Route:
     seconds: float = 0.0  # hang: how long; drip: the pause between chunks
     size: int = 0  # gzip_bomb: the decompressed size
     delay: float = 0.0  # body: wait this long before answering (at most MAX_STALL)
+    until: threading.Event | None = None  # body: wait for it first (at most MAX_HOLD)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -139,8 +141,10 @@ class FeedServer:
         gzip: bool = False,
         conditional: bool = True,
         delay: float = 0.0,
+        until: threading.Event | None = None,
     ) -> None:
-        """Serve `body`; with `etag`/`last_modified`, answer conditional requests."""
+        """Serve `body`; with `etag`/`last_modified`, answer conditional requests;
+        with `until`, only once that event is set (or `MAX_HOLD` has passed)."""
         all_headers = {"Content-Type": content_type} if content_type else {}
         all_headers.update(headers or {})
         data = body.encode("utf-8") if isinstance(body, str) else body
@@ -155,6 +159,7 @@ class FeedServer:
                 gzip=gzip,
                 conditional=conditional,
                 delay=min(delay, MAX_STALL),
+                until=until,
             ),
         )
 
@@ -240,6 +245,8 @@ class FeedServer:
         if route is None:
             _send(handler, 404, {"Content-Type": "text/plain"}, b"no such route\n")
         elif route.kind == "body":
+            if route.until is not None:
+                self._hold(route.until)
             self._sleep(route.delay)
             self._body(handler, path, route)
         elif route.kind == "redirect":
@@ -294,6 +301,11 @@ class FeedServer:
 
     def _sleep(self, seconds: float) -> None:
         self._stopping.wait(seconds)
+
+    def _hold(self, event: threading.Event) -> None:
+        deadline = time.monotonic() + MAX_HOLD
+        while not (event.is_set() or self._stopping.is_set()) and time.monotonic() < deadline:
+            event.wait(0.05)
 
 
 def _send(handler: _Handler, status: int, headers: dict[str, str], body: bytes) -> None:

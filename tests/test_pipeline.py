@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from bot.clock import FixedClock
 from bot.config import Config, FeedConfig, Rule, load_config
 from bot.context import Context, open_context
 from bot.demo import sample_body
+from bot.store import open_store
 from bot.types import EditionState, FetchStatus
 from tests.httpserver import FeedServer
 
@@ -230,15 +233,34 @@ def test_a_slow_first_feed_holds_back_at_most_max_waiting_feeds_stories(
             f"<guid>story-{n}</guid></item></channel></rss>"
         ).encode()
 
-    # The fast feeds must be parsed while the slow one waits, and the parse workers'
-    # cold start alone took over 2 s on a loaded machine: the slow feed waits 5 s.
-    feed_server.feed("/slow.xml", body(0), delay=5.0)
+    # The slow feed answers once a story of the feeds behind it is stored (or after
+    # MAX_HOLD, and then the test fails): however loaded the machine, the store has
+    # had its chance to write them while the slow one waits.
+    stored = threading.Event()
+    feed_server.feed("/slow.xml", body(0), until=stored)
     for n in range(1, behind + 1):
         feed_server.feed(f"/f{n}.xml", body(n))
     feeds = {"slow": feed_server.url("/slow.xml")}
     feeds |= {f"f{n}": feed_server.url(f"/f{n}.xml") for n in range(1, behind + 1)}
     with open_context(config_with(feeds), database_url=database_url, clock=clock) as ctx:
-        report = pipeline.poll(ctx)
+
+        def watch() -> None:  # through a store of its own, as another process reads
+            reader = open_store(database_url)
+            try:
+                while not stored.is_set():
+                    if reader.list_items(limit=1):
+                        stored.set()
+                    time.sleep(0.05)
+            finally:
+                reader.close()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            report = pipeline.poll(ctx)
+        finally:
+            stored.set()
+            watcher.join()
         assert report.new == behind + 1 and report.failed == 0
         order = [s.item.feed for s in ctx.store.iter_items()]
     assert sorted(order) == sorted(feeds)  # every story, once
