@@ -173,8 +173,8 @@ def start_poll_workers(workers: int | None = None) -> None:
     """Start the parse workers' fork server now: it imports the parsers and the
     rules' modules on another core while this process goes on with its start-up,
     instead of after, when the first body is waiting. Nothing is started for one
-    worker (it parses in a thread). Otherwise the server starts with the first
-    body: a poll where nothing changed then starts no process at all."""
+    worker (it parses in a thread). `poll` calls this only when a body is sure to
+    come (`expects_bodies`); else the server starts with the first body, if any."""
     from bot.classify import WORKER_PRELOAD
     from bot.ingest import start_fork_server
 

@@ -232,8 +232,9 @@ def _escape(match: re.Match[str]) -> str:
 
 @functools.cache
 def _tls() -> ssl.SSLContext:
-    """The trust httpx verified with: $SSL_CERT_FILE, else $SSL_CERT_DIR, else certifi.
-    Made when the first https URL is met (loading certificates takes milliseconds)."""
+    """The trust an https feed or proxy is checked against: $SSL_CERT_FILE, else
+    $SSL_CERT_DIR, else certifi's bundle. Made when the first https URL is met
+    (loading certificates takes milliseconds)."""
     if cafile := os.environ.get("SSL_CERT_FILE"):
         context = ssl.create_default_context(cafile=cafile)
     elif capath := os.environ.get("SSL_CERT_DIR"):

@@ -90,6 +90,12 @@ def default_workers() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
+def worker_count(workers: int | None) -> int:
+    """The number of parse workers `workers` asks for (None: one per core); at one,
+    bodies are parsed in a thread and no process is started."""
+    return workers or default_workers()
+
+
 def _context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
@@ -110,7 +116,7 @@ def start_fork_server(preload: Sequence[str] = (), workers: int | None = None) -
     it) is one, which parses in a thread, this does nothing. It ends with this
     process.
     """
-    if (workers or default_workers()) <= 1:
+    if worker_count(workers) <= 1:
         return
     if _context(preload).get_start_method() == "forkserver":
         from multiprocessing import forkserver
@@ -127,7 +133,7 @@ class ParsePool:
         parser: str = "fastfeedparser",
         classify: Classify | None = None,
     ) -> None:
-        self.workers = workers or default_workers()
+        self.workers = worker_count(workers)
         self.parser = parser
         self.classify = classify
         self._pool: ProcessPoolExecutor | None = None
