@@ -49,6 +49,8 @@ HEAVY = (
 # pygments (httpx's command-line client did), and a poll whose output is no terminal
 # draws no progress bar. (`--help` draws its help with rich, and so may load them.)
 POLL_HEAVY = (*HEAVY, "click", "pygments", "rich.syntax", "rich.progress")
+# A command that prints JSON only never draws with rich, and does not load it.
+JSON_HEAVY = (*HEAVY, "rich")
 PROBE = """
 import json, sys
 from bot.cli import main
@@ -92,7 +94,9 @@ def test_feeds_imports_no_heavy_part_once_migrated(tmp_path: Path) -> None:
     code, _, modules = _probe(["feeds", "--json", "--config", str(config)], tmp_path, sqlite_url)
     # The first start migrates the new database, and so needs Alembic...
     assert code == 0 and "alembic" in modules
-    code, out, modules = _probe(["feeds", "--json", "--config", str(config)], tmp_path, sqlite_url)
+    code, out, modules = _probe(
+        ["feeds", "--json", "--config", str(config)], tmp_path, sqlite_url, JSON_HEAVY
+    )
     # ...every later one reads the revision and goes on.
     assert code == 0
     assert [row["name"] for row in json.loads(out)] == ["one"]
@@ -103,7 +107,9 @@ def test_status_imports_no_heavy_part(tmp_path: Path) -> None:
     sqlite_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     config = write_config(tmp_path / "feeds.yaml", {"one": "http://127.0.0.1:9/feed.xml"})
     _probe(["db", "upgrade", "--config", str(config)], tmp_path, sqlite_url)
-    code, out, modules = _probe(["status", "--json", "--config", str(config)], tmp_path, sqlite_url)
+    code, out, modules = _probe(
+        ["status", "--json", "--config", str(config)], tmp_path, sqlite_url, JSON_HEAVY
+    )
     assert code == 0 and "scheduler" in json.loads(out)
     assert modules == []
 

@@ -15,7 +15,6 @@ import os
 import sys
 
 import typer
-from rich.markup import escape
 
 from bot.cli import classify as classify_cmds
 from bot.cli import core, demo, edition, feeds, ops, serve
@@ -43,13 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, standalone_mode=False)
     except RoundupError as exc:
+        from rich.markup import escape
+
         message = escape(str(exc))
-        core.err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+        core.err_console().print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
-        core.err_console.print("aborted")
+        core.err_console().print("aborted")
         return 1
     except typer.TyperException as exc:
         # Typer carries its own copy of click: its usage errors (unknown command,
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         else:
-            core.err_console.print(f"error: {exc}")
+            core.err_console().print(f"error: {exc}")
         return 2
     return code if isinstance(code, int) else 0
 

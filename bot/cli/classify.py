@@ -93,9 +93,9 @@ def _explain(ctx: Context, key: str, as_json: bool) -> None:
             }
         )
         return
-    console.print(format_explanation(stored.item, explanation), markup=False, soft_wrap=True)
+    console().print(format_explanation(stored.item, explanation), markup=False, soft_wrap=True)
     if stored.region_manual:
-        console.print(f"stored region: {stored.region} (placed by an editor; kept)")
+        console().print(f"stored region: {stored.region} (placed by an editor; kept)")
 
 
 def explanation_json(explanation: Explanation) -> dict[str, Any]:
@@ -152,10 +152,10 @@ def _evaluate(ctx: Context, path: Path, min_accuracy: float | None, as_json: boo
             }
         )
     else:
-        console.print(format_evaluation(ev), markup=False, soft_wrap=True)
+        console().print(format_evaluation(ev), markup=False, soft_wrap=True)
     if floor is not None and ev.accuracy < floor:
         if not as_json:
-            console.print(f"accuracy {ev.accuracy:.1%} is below --min-accuracy {floor:.1%}")
+            console().print(f"accuracy {ev.accuracy:.1%} is below --min-accuracy {floor:.1%}")
         raise typer.Exit(1)
 
 
@@ -177,7 +177,7 @@ def _suggest(ctx: Context, as_json: bool) -> None:
             }
         )
         return
-    console.print(format_suggestions(suggestions, disagreeing), markup=False, soft_wrap=True)
+    console().print(format_suggestions(suggestions, disagreeing), markup=False, soft_wrap=True)
 
 
 def _reclassify(ctx: Context, dry_run: bool, as_json: bool) -> None:
@@ -188,8 +188,8 @@ def _reclassify(ctx: Context, dry_run: bool, as_json: bool) -> None:
     if as_json:
         print_json([{"key": m.key, "title": m.title, "from": m.old, "to": m.new} for m in moves])
         return
-    console.print(format_plan(moves, ctx.classifier.regions), markup=False)
+    console().print(format_plan(moves, ctx.classifier.regions), markup=False)
     if dry_run:
-        console.print("dry run: nothing was written")
+        console().print("dry run: nothing was written")
     else:
-        console.print(f"re-classified; {len(moves)} item(s) moved")
+        console().print(f"re-classified; {len(moves)} item(s) moved")

@@ -1,13 +1,15 @@
 """Shared pieces of the CLI: the Typer app, consoles, common options, helpers.
 
 Start-up is kept short: `roundup --help` loads only Typer, rich and this package's
-cheap modules. Every command module imports what its commands need inside the
+cheap modules, and a command that prints only JSON does not load rich at all (the
+consoles are made on first use). Every command module imports what its commands need inside the
 command functions (and names types only under ``TYPE_CHECKING``), so a command
 pays only for the parts it uses.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import sys
@@ -17,7 +19,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
-from rich.console import Console
 
 from bot.errors import UsageError
 
@@ -41,6 +42,8 @@ def _flags_take_no_value() -> None:
 
 _flags_take_no_value()
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from bot.context import Context
 
 app = typer.Typer(
@@ -50,13 +53,28 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
 # Markup and emoji codes off: what is printed is mostly text from feeds, servers
 # and subscribers, where "[/x]" would stop the command with a markup error and
 # ":smile:" would become a picture. Styled lines opt in (`markup=True`) and
 # escape what they interpolate (`rich.markup.escape`).
-console = Console(highlight=False, markup=False, emoji=False)
-# Soft wrap: an error is one line however long, so logs and grep see it whole.
-err_console = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
+@functools.cache
+def console() -> Console:
+    """The console on stdout, made (and rich imported) when first printed to."""
+    from rich.console import Console
+
+    return Console(highlight=False, markup=False, emoji=False)
+
+
+@functools.cache
+def err_console() -> Console:
+    """The console on stderr. Soft wrap: an error is one line however long, so logs
+    and grep see it whole."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
+
 
 ConfigOpt = Annotated[
     Path | None,

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from bot.cli.core import ConfigOpt, console, fmt_time
 
@@ -34,12 +32,14 @@ def demo(
         f"fetched {poll.count(FetchStatus.FETCHED)}, new {poll.new}, "
         f"updated {poll.updated}, failed {poll.failed}",
     )
+    from rich.table import Table
+
     table = Table(title=f"Stored stories ({len(result.items)})")
     for col in ("published", "region", "title", "feed"):
         table.add_column(col, overflow="fold")
     for s in result.items:
         table.add_row(fmt_time(s.item.published), s.region, s.item.title, s.item.feed)
-    console.print(table)
+    console().print(table)
     e = result.edition
     included = sum(1 for x in e.entries if not x.excluded)
     _step("draft", f"edition {e.key} ({e.state.value}), {included} stories")
@@ -54,8 +54,10 @@ def demo(
             f"{sent.skipped} skipped; edition is {sent.state.value}",
         )
         _step("mbox", str(result.mbox_path))
-    console.print(f"database: {result.database}")
+    console().print(f"database: {result.database}")
 
 
 def _step(name: str, what: str) -> None:
-    console.print(f"[bold]{name}[/]: {escape(what)}", markup=True)
+    from rich.markup import escape
+
+    console().print(f"[bold]{name}[/]: {escape(what)}", markup=True)

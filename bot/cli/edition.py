@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from bot.cli.core import ConfigOpt, JsonOpt, console, fmt_time, open_ctx, print_json
 from bot.errors import NotFoundError
@@ -87,6 +86,8 @@ def print_edition(ctx: Context, e: Edition) -> None:
 
     items = editions.edition_items(ctx.store, e)
     subject = subject_line(e, ctx.config.newsletter, edition_date(e, ctx.config.newsletter))
+    from rich.table import Table
+
     table = Table(title=f"Edition {e.key} ({e.state.value}): {subject}")
     for col in ("section", "#", "title", "flags"):
         table.add_column(col, overflow="fold")
@@ -105,9 +106,9 @@ def print_edition(ctx: Context, e: Edition) -> None:
             if on
         )
         table.add_row(x.region, str(x.position + 1), title, flags)
-    console.print(table)
+    console().print(table)
     included = sum(1 for x in e.entries if not x.excluded)
-    console.print(
+    console().print(
         f"{included} stories from {e.window_start:%Y-%m-%d %H:%M} to "
         f"{e.window_end:%Y-%m-%d %H:%M} UTC"
     )
@@ -136,7 +137,7 @@ def preview(
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body, encoding="utf-8")
-    console.print(
+    console().print(
         f"wrote {out} ({len(body.encode('utf-8')) // 1024} KB, {rendered.story_count} stories)"
     )
 
@@ -152,7 +153,7 @@ def approve(
     with open_ctx(config) as ctx:
         load_edition(ctx, edition_key)
         e = editions.approve(ctx.store, ctx.config, edition_key, by, ctx.clock.now())
-    console.print(
+    console().print(
         f"edition {e.key} approved by {e.approved_by} at {e.approved_at:%Y-%m-%d %H:%M} UTC"
         f" (content {str(e.approved_hash)[:12]})"
     )
@@ -181,6 +182,8 @@ def list_editions(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(data)
         return
+    from rich.table import Table
+
     table = Table(title="Editions")
     for col in ("key", "state", "stories", "approved", "recipients", "accepted", "failed"):
         table.add_column(col)
@@ -199,4 +202,4 @@ def list_editions(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             str(sends["accepted"]),
             str(sends["failed"]),
         )
-    console.print(table)
+    console().print(table)

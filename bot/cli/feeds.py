@@ -44,9 +44,9 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     finally:
         store.close()
     if before == after:
-        console.print(f"database is up to date (revision {after})")
+        console().print(f"database is up to date (revision {after})")
     else:
-        console.print(f"database upgraded: {before or 'empty'} -> {after}")
+        console().print(f"database upgraded: {before or 'empty'} -> {after}")
 
 
 def poll(
@@ -66,7 +66,7 @@ def poll(
     shown = [f for f in report.feeds if f.status is not FetchStatus.NOT_MODIFIED]
     if shown:
         print_table(
-            console,
+            console(),
             "Poll summary",
             ("feed", "status", "items", "new", "updated", "error"),
             (
@@ -74,7 +74,7 @@ def poll(
                 for f in shown
             ),
         )
-    console.print(
+    console().print(
         f"fetched {report.count(FetchStatus.FETCHED)}, "
         f"not modified {report.count(FetchStatus.NOT_MODIFIED)}, "
         f"new {report.new}, updated {report.updated}, failed {report.failed}"
@@ -86,7 +86,7 @@ def poll(
 def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline.PollReport:
     from bot import pipeline
 
-    if not console.is_terminal:
+    if not console().is_terminal:
         # A transient bar shows nothing on a pipe or in a log (cron, the scheduler),
         # yet its refresh thread would still take the CPU from the poll.
         return pipeline.poll(ctx, feed=feed, force=force)
@@ -106,7 +106,7 @@ def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline
         MofNCompleteColumn(),
         TextColumn("{task.description}", markup=False),  # feed names are plain text
         TimeElapsedColumn(),
-        console=console,
+        console=console(),
         transient=True,
     )
     task = progress.add_task("", total=None)
@@ -152,7 +152,7 @@ def feeds_cmd(typer_ctx: typer.Context, config: ConfigOpt = None, as_json: JsonO
         print_json(rows)
         return
     print_table(
-        console,
+        console(),
         "Feeds",
         ("feed", "status", "items", "last success", "next due", "failures", "last error"),
         (
@@ -190,7 +190,7 @@ def items(
         print_json([item_json(s) for s in rows])
         return
     print_table(
-        console,
+        console(),
         f"Items ({len(rows)})",
         ("published", "region", "title", "feed", "key"),
         ((fmt_time(s.item.published), s.region, s.item.title, s.item.feed, s.key) for s in rows),

@@ -17,7 +17,6 @@ import logging
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from bot.cli.core import ConfigOpt, JsonOpt, console, open_ctx, print_json, settle_heap
 
@@ -122,29 +121,31 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     sched = data["scheduler"]
     if sched["holder"]:
         h = sched["holder"]
-        console.print(
+        console().print(
             f"scheduler: running as pid {h['pid']} on {h['host']}, lease until {sched['until']}"
         )
     else:
-        console.print("scheduler: not running (no process holds the lease)")
+        console().print("scheduler: not running (no process holds the lease)")
+    from rich.table import Table
+
     table = Table(title="Jobs")
     table.add_column("job")
     table.add_column("next run")
     for job in sched["jobs"]:
         table.add_row(job["name"], job["next_run"] or "-")
-    console.print(table)
+    console().print(table)
     edition = data["edition"]
-    console.print(
+    console().print(
         f"edition: {edition['key']} {edition['state']}" + (" (missed)" if edition["missed"] else "")
         if edition
         else "edition: none yet"
     )
     for feed in data["failing_feeds"]:
         what = "paused" if feed["paused"] else f"{feed['failures']} failures: {feed['last_error']}"
-        console.print(f"feed {feed['name']}: {what}")
+        console().print(f"feed {feed['name']}: {what}")
     last = data["last_send"]
     if last:
-        console.print(
+        console().print(
             f"last send: {last['edition']} {last['state']}, {last['recipients']} recipients, "
             f"{last['accepted']}/{last['batches']} batches accepted"
         )
@@ -177,7 +178,7 @@ def trigger(
         )
     else:
         where = f" {outcome.slot}" if outcome.slot else ""
-        console.print(f"{job}{where}: {outcome.decision} {outcome.detail}".rstrip())
+        console().print(f"{job}{where}: {outcome.decision} {outcome.detail}".rstrip())
     if outcome.failed:
         raise typer.Exit(1)
 
@@ -205,4 +206,4 @@ def _set_paused(config: Any, name: str, paused: bool, by: str | None) -> None:
 
     with open_ctx(config) as ctx:
         pipeline.set_feed_paused(ctx, name, paused, actor=_actor(by))
-    console.print(f"feed {name} {'paused' if paused else 'resumed'}")
+    console().print(f"feed {name} {'paused' if paused else 'resumed'}")

@@ -11,8 +11,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from bot.cli.core import ConfigOpt, JsonOpt, console, err_console, fail, open_ctx, print_json
 from bot.errors import SendError, UsageError
@@ -155,18 +153,18 @@ def _confirm_break(key: str, yes: bool) -> ConfirmBreak:
     def confirm(holder: str) -> bool:
         question = f"The send of {key} is held by {holder}. Break its lease and take over?"
         if yes:
-            err_console.print(f"{question} yes (--yes)")
+            err_console().print(f"{question} yes (--yes)")
             return True
         if sys.stdin.isatty():
             return typer.confirm(question, default=False, err=True)
-        err_console.print(f"{question} [reading yes or no from stdin]")
+        err_console().print(f"{question} [reading yes or no from stdin]")
         return sys.stdin.readline(100).strip().lower() in ("y", "yes")
 
     return confirm
 
 
 def _notify(line: str) -> None:
-    err_console.print(line, markup=False, highlight=False)
+    err_console().print(line, markup=False, highlight=False)
 
 
 def close_transport(sender: Transport) -> None:
@@ -195,7 +193,7 @@ def _with_progress(run: Callable[[ProgressFn | None], SendReport], quiet: bool) 
         TextColumn("batches"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with Progress(*columns, console=err_console(), transient=True) as bar:
         task = bar.add_task("send", total=None)
 
         def progress(done: int, total: int) -> None:
@@ -230,14 +228,18 @@ def _report_json(report: SendReport) -> dict[str, object]:
 
 
 def _print_report(report: SendReport, test_to: str | None) -> None:
+    from rich.markup import escape
+
     if test_to is not None:
         verdict = "sent" if report.ok else "NOT sent"
-        console.print(
+        console().print(
             f"test copy of {report.edition_key} {verdict} to {test_to} via {report.transport}"
         )
         for error in report.errors:
-            err_console.print(f"[red]{escape(error)}[/]", markup=True)
+            err_console().print(f"[red]{escape(error)}[/]", markup=True)
         return
+    from rich.table import Table
+
     table = Table(title=f"Send of {report.edition_key} via {report.transport}")
     table.add_column("")
     table.add_column("count", justify="right")
@@ -251,17 +253,19 @@ def _print_report(report: SendReport, test_to: str | None) -> None:
         ("not yet sent", report.pending),
     ):
         table.add_row(label, str(value))
-    console.print(table)
-    console.print(f"edition {report.edition_key} is {report.state.value}")
+    console().print(table)
+    console().print(f"edition {report.edition_key} is {report.state.value}")
     _print_notes(report)
 
 
 def _print_notes(report: SendReport) -> None:
+    from rich.markup import escape
+
     key = report.edition_key
     if report.ambiguous:
         when = report.retry_after.strftime("%Y-%m-%d %H:%M UTC") if report.retry_after else None
         wait = f"; wait until {when} for evidence" if report.awaiting_evidence and when else ""
-        err_console.print(
+        err_console().print(
             f"[yellow]{report.ambiguous} batch(es) may or may not have gone out and no "
             f"evidence settles them yet{escape(wait)}; then `roundup send {escape(key)} "
             "--resume --retry-ambiguous` resends them (their recipients may get a second "
@@ -269,7 +273,7 @@ def _print_notes(report: SendReport) -> None:
             markup=True,
         )
     if report.fatal:
-        err_console.print(
+        err_console().print(
             f"[red]the send stopped: {escape(report.fatal)}[/]\nfix the cause, then run "
             f"`roundup send {escape(key)} --resume`",
             markup=True,
@@ -277,9 +281,9 @@ def _print_notes(report: SendReport) -> None:
         )
         return
     for error in report.errors:
-        err_console.print(f"[red]{escape(error)}[/]", markup=True, highlight=False)
+        err_console().print(f"[red]{escape(error)}[/]", markup=True, highlight=False)
     if report.stopped:
         left = report.batches - report.accepted
-        err_console.print(f"stopped: {left} batches left; run `roundup send {key} --resume`")
+        err_console().print(f"stopped: {left} batches left; run `roundup send {key} --resume`")
     elif report.failed:
-        err_console.print(f"failed batches are sent again by `roundup send {key} --resume`")
+        err_console().print(f"failed batches are sent again by `roundup send {key} --resume`")

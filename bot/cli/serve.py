@@ -47,5 +47,5 @@ def serve(
     app = create_app(lambda: open_context(path))
     settle_heap()  # a long-running process: the collector runs (see settle_heap)
     where = f"http://{host}:{port}" if port else f"http://{host} on a free port (logged below)"
-    console.print(f"serving on {where} (Ctrl-C to stop)")
+    console().print(f"serving on {where} (Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from bot.cli.core import ConfigOpt, JsonOpt, console, err_console, open_ctx, print_json
 from bot.errors import UsageError
@@ -72,23 +71,25 @@ def report_json(report: ImportReport) -> dict[str, object]:
 def print_report(report: ImportReport) -> None:
     result = report.result
     if report.ignored_columns:
-        err_console.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+        err_console().print(f"ignored columns: {', '.join(report.ignored_columns)}")
     if report.bad:
+        from rich.table import Table
+
         table = Table(title=f"Bad rows in {report.file} (not imported)")
         table.add_column("line", justify="right")
         table.add_column("reason", overflow="fold")
         for bad in report.bad[:SHOWN_BAD_ROWS]:
             table.add_row(str(bad.line), bad.reason)
-        console.print(table)
+        console().print(table)
         if report.bad_count > SHOWN_BAD_ROWS:
-            console.print(f"... and {report.bad_count - SHOWN_BAD_ROWS} more (see --json)")
-    console.print(
+            console().print(f"... and {report.bad_count - SHOWN_BAD_ROWS} more (see --json)")
+    console().print(
         f"{report.rows} rows read: added {result.added}, updated {result.updated}, "
         f"unchanged {result.unchanged}, skipped {len(result.skipped)} "
         f"(unsubscribed, bounced or complained), bad {report.bad_count}"
     )
     if not report.changed:
-        console.print("nothing changed: every address was already as the file says")
+        console().print("nothing changed: every address was already as the file says")
 
 
 @subscribers_app.command("export")
@@ -115,7 +116,7 @@ def export_cmd(
                 count = export_csv(ctx.store, handle, status=wanted)
         except OSError as exc:
             raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
-    err_console.print(f"exported {count} subscribers to {out}")
+    err_console().print(f"exported {count} subscribers to {out}")
 
 
 @subscribers_app.command("count")
@@ -130,12 +131,14 @@ def count_cmd(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(data)
         return
+    from rich.table import Table
+
     table = Table(title="Subscribers")
     table.add_column("status")
     table.add_column("count", justify="right")
     for name, value in data.items():
         table.add_row(name, str(value))
-    console.print(table)
+    console().print(table)
 
 
 def _status(value: str | None) -> SubscriberStatus | None:

@@ -16,10 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from rich.cells import cell_len
-from rich.console import Console
-
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
 # rich's default box (HEAVY_HEAD): a heavy header, light rows.
@@ -61,6 +59,16 @@ def plain_table(
 ) -> str | None:
     """The table as rich draws it without styles, or None where only rich can draw
     it: a cell that is not one line of printable text, or wider than `width`."""
+    from rich.cells import cell_len  # loaded with the console that asks for the table
+
+    def _plain(text: str) -> bool:
+        # One line of printable text that rich prints as it is: no tab, newline or
+        # control character, no space at either end (rich's wrapping trims those),
+        # and no zero-width character first (rich drops one with nothing to join).
+        return (
+            text.isprintable() and text == text.strip(" ") and (not text or cell_len(text[0]) > 0)
+        )
+
     if not all(_plain(cell) for row in rows for cell in row) or not _plain(title):
         return None
     if not all(_plain(column) for column in columns):
@@ -80,13 +88,6 @@ def plain_table(
     lines.extend(_line(_ROW, row, n, widths) for row, n in zip(rows, lengths, strict=True))
     lines.append(_rule(_BOTTOM, widths))
     return "\n".join(lines) + "\n"
-
-
-def _plain(text: str) -> bool:
-    # One line of printable text that rich prints as it is: no tab, newline or
-    # control character, no space at either end (rich's wrapping trims those), and
-    # no zero-width character first (rich drops one with nothing to join).
-    return text.isprintable() and text == text.strip(" ") and (not text or cell_len(text[0]) > 0)
 
 
 def _rule(box: tuple[str, str, str, str], widths: Sequence[int]) -> str:

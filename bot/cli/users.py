@@ -10,7 +10,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from bot.cli.core import ConfigOpt, JsonOpt, console, fmt_time, open_ctx, print_json
 from bot.errors import UsageError
@@ -54,7 +53,7 @@ def add_cmd(
     password = read_password()
     with open_ctx(config) as ctx:
         user = add_user(ctx.store, name, role, password, ctx.clock.now(), email=email)
-    console.print(f"added {user.name} ({user.role.value})")
+    console().print(f"added {user.name} ({user.role.value})")
 
 
 @users_app.command("list")
@@ -78,6 +77,8 @@ def list_cmd(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             ]
         )
         return
+    from rich.table import Table
+
     table = Table(title="Desk users")
     for column in ("name", "role", "email", "disabled", "created"):
         table.add_column(column)
@@ -85,7 +86,7 @@ def list_cmd(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         table.add_row(
             u.name, u.role.value, u.email or "", "yes" if u.disabled else "", fmt_time(u.created_at)
         )
-    console.print(table)
+    console().print(table)
 
 
 @users_app.command("disable")
@@ -95,7 +96,7 @@ def disable_cmd(name: str, config: ConfigOpt = None) -> None:
 
     with open_ctx(config) as ctx:
         disable_user(ctx.store, name, ctx.clock.now())
-    console.print(f"disabled {name}")
+    console().print(f"disabled {name}")
 
 
 @users_app.command("passwd")
@@ -106,4 +107,4 @@ def passwd_cmd(name: str, config: ConfigOpt = None) -> None:
     password = read_password()
     with open_ctx(config) as ctx:
         set_password(ctx.store, name, password, ctx.clock.now())
-    console.print(f"password changed for {name}")
+    console().print(f"password changed for {name}")
