@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from bot.context import open_context
@@ -91,3 +92,10 @@ def test_status_without_a_scheduler(tmp_path: Path, sqlite_url: str) -> None:
     assert data["edition"] is None and data["last_send"] is None
     text = roundup(tmp_path, sqlite_url, config, "status")
     assert text.returncode == 0 and "not running" in text.stdout
+    # The jobs table, drawn as rich draws it: a row per job and its next run.
+    rows = [line for line in text.stdout.splitlines() if line.startswith("│")]
+    cells = [tuple(cell.strip() for cell in row.strip("│").split("│")) for row in rows]
+    jobs = data["scheduler"]["jobs"]
+    assert jobs and [name for name, _ in cells] == [job["name"] for job in jobs]
+    for _, when in cells:
+        assert when == "-" or datetime.fromisoformat(when).tzinfo is not None

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.core import ConfigOpt, JsonOpt, console, open_ctx, print_json, settle_heap
+from bot.cli.table import print_table
 
 ByOpt = Annotated[
     str | None,
@@ -126,14 +127,8 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         )
     else:
         console().print("scheduler: not running (no process holds the lease)")
-    from rich.table import Table
-
-    table = Table(title="Jobs")
-    table.add_column("job")
-    table.add_column("next run")
-    for job in sched["jobs"]:
-        table.add_row(job["name"], job["next_run"] or "-")
-    console().print(table)
+    jobs = ((job["name"], job["next_run"] or "-") for job in sched["jobs"])
+    print_table(console(), "Jobs", ("job", "next run"), jobs)
     edition = data["edition"]
     console().print(
         f"edition: {edition['key']} {edition['state']}" + (" (missed)" if edition["missed"] else "")
