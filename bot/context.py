@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock, clock_from_env
 from bot.config import DEFAULT_CONFIG_PATH, Config, load_config
-from bot.store import Store, open_store
 
 if TYPE_CHECKING:
     from bot.classify.classifier import Classifier
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,16 @@ def open_context(
     database_url: str | None = None,
     clock: Clock | None = None,
     migrate: bool = True,
+    config_path: Path | None = None,
 ) -> Context:
-    """Load the config, open (and by default migrate) the store."""
+    """Load the config (or take it, read from `config_path`), open (and by default
+    migrate) the store."""
+    # Imported here: a command can load its config (`load_config`) before it pays
+    # for the store's imports, as `roundup poll` does (see `bot.cli.feeds`).
+    from bot.store import open_store
+
     if isinstance(config, Config):
-        cfg, path = config, Path("<config>")
+        cfg, path = config, config_path or Path("<config>")
     else:
         path = config_path_from_env(config)
         cfg = load_config(path)

@@ -4,6 +4,8 @@
                    │                 -> classify.Classifier.classify(item), where
                    │                    each feed was parsed: the parse workers)
                    │   FeedOutcome per feed: new state, items, classifications, error
+                   │   (a one-shot `roundup poll` runs this in a process it forked
+                   │    before opening the store: ingest.fetch_process)
                    ▼
                store.upsert_items / save_feed_states
                               (on a thread, as each feed finishes)
@@ -28,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import __version__
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from bot.classify.batch import BatchClassifier
     from bot.context import Context
     from bot.ingest import FeedOutcome
+    from bot.ingest.fetch_process import FetchProcess
     from bot.render import Rendered
     from bot.send import Transport
     from bot.send.confirmations import ConfirmationReport
@@ -118,17 +122,16 @@ def poll(
     force: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[FeedOutcome], None] | None = None,
+    fetcher: FetchProcess | None = None,
 ) -> PollReport:
-    """Fetch every due feed once, classify and store what they carry."""
+    """Fetch every due feed once, classify and store what they carry.
+
+    With `fetcher` (a one-shot command's), the feeds are fetched and parsed by that
+    process, started before the store was opened; else on this process's loop.
+    """
     states = feeds_to_poll(ctx, feed=feed, force=force)
     if on_start is not None:
         on_start(len(states))
-    if expects_bodies(states):
-        # Before the HTTP client is imported: the workers' imports run on the other
-        # core meanwhile, and are done by the time the first body comes.
-        start_poll_workers(ctx.config.fetch.parse_workers)
-    from bot.ingest import poll_feeds
-
     now = ctx.clock.now()
     intervals = {
         f.name: f.poll_interval or ctx.config.fetch.poll_interval for f in ctx.config.feeds
@@ -142,18 +145,19 @@ def poll(
             on_done(outcome)
 
     try:
-        outcomes = asyncio.run(
-            poll_feeds(
+        if fetcher is not None:
+            outcomes = fetcher.poll(
                 states,
                 ctx.config.fetch,
                 now,
                 intervals=intervals,
                 on_done=done,
                 user_agent=user_agent(ctx),
-                keep_items=False,  # the writer has them
                 classify=_classify_in_workers(ctx),
+                preload=_worker_preload() if expects_bodies(states) else None,
             )
-        )
+        else:
+            outcomes = asyncio.run(_poll_here(ctx, states, now, intervals, done))
     finally:
         writer.finish()
     # Feeds that brought no stories (not modified, failed) only move their state:
@@ -161,6 +165,31 @@ def poll(
     moved = [o.state for i, o in enumerate(outcomes) if i not in writer.reports]
     ctx.store.save_feed_states(moved)
     return PollReport(tuple(writer.reports.get(i) or _report(o) for i, o in enumerate(outcomes)))
+
+
+async def _poll_here(
+    ctx: Context,
+    states: Sequence[FeedState],
+    now: datetime,
+    intervals: Mapping[str, timedelta],
+    done: Callable[[FeedOutcome], None],
+) -> list[FeedOutcome]:
+    if expects_bodies(states):
+        # Before the HTTP client is imported: the workers' imports run on the other
+        # core meanwhile, and are done by the time the first body comes.
+        start_poll_workers(ctx.config.fetch.parse_workers)
+    from bot.ingest import poll_feeds
+
+    return await poll_feeds(
+        states,
+        ctx.config.fetch,
+        now,
+        intervals=intervals,
+        on_done=done,
+        user_agent=user_agent(ctx),
+        keep_items=False,  # the writer has them
+        classify=_classify_in_workers(ctx),
+    )
 
 
 def expects_bodies(states: Sequence[FeedState]) -> bool:
@@ -175,10 +204,16 @@ def start_poll_workers(workers: int | None = None) -> None:
     instead of after, when the first body is waiting. Nothing is started for one
     worker (it parses in a thread). `poll` calls this only when a body is sure to
     come (`expects_bodies`); else the server starts with the first body, if any."""
-    from bot.classify import WORKER_PRELOAD
     from bot.ingest import start_fork_server
 
-    start_fork_server(WORKER_PRELOAD, workers)
+    start_fork_server(_worker_preload(), workers)
+
+
+def _worker_preload() -> list[str]:
+    """What the parse workers' fork server imports ahead: the rules' modules."""
+    from bot.classify import WORKER_PRELOAD
+
+    return list(WORKER_PRELOAD)
 
 
 class _StoreInOrder:

@@ -44,6 +44,7 @@ _flags_take_no_value()
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from bot.config import Config
     from bot.context import Context
 
 app = typer.Typer(
@@ -89,10 +90,11 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 
 
-def open_ctx(config: Path | None) -> Context:
+def open_ctx(config: Path | Config | None, path: Path | None = None) -> Context:
+    """The command's context: `config` is a path, or a config read from `path`."""
     from bot.context import open_context
 
-    ctx = open_context(config)
+    ctx = open_context(config, config_path=path)
     settle_heap()
     return ctx
 

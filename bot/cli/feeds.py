@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,6 +14,7 @@ from bot.errors import UsageError
 if TYPE_CHECKING:
     from bot import pipeline
     from bot.context import Context
+    from bot.ingest.fetch_process import FetchProcess
     from bot.types import StoredItem
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -59,10 +61,17 @@ def poll(
     The table has a row for each feed that was fetched or failed; the feeds that had
     not changed are only counted in the last line.
     """
+    from bot.config import load_config
+    from bot.context import config_path_from_env
+    from bot.ingest.fetch_process import FetchProcess
     from bot.types import FetchStatus
 
-    with open_ctx(config) as ctx:
-        report = _poll_with_progress(ctx, feed, force)
+    path = config_path_from_env(config)
+    cfg = load_config(path)
+    # Forked before the store is opened: its imports (the HTTP client) run on the
+    # other core while this process imports and reads the store.
+    with FetchProcess.start() or nullcontext() as fetcher, open_ctx(cfg, path) as ctx:
+        report = _poll_with_progress(ctx, feed, force, fetcher)
     shown = [f for f in report.feeds if f.status is not FetchStatus.NOT_MODIFIED]
     if shown:
         print_table(
@@ -83,13 +92,15 @@ def poll(
         raise typer.Exit(1)
 
 
-def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline.PollReport:
+def _poll_with_progress(
+    ctx: Context, feed: str | None, force: bool, fetcher: FetchProcess | None
+) -> pipeline.PollReport:
     from bot import pipeline
 
     if not console().is_terminal:
         # A transient bar shows nothing on a pipe or in a log (cron, the scheduler),
         # yet its refresh thread would still take the CPU from the poll.
-        return pipeline.poll(ctx, feed=feed, force=force)
+        return pipeline.poll(ctx, feed=feed, force=force, fetcher=fetcher)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -118,7 +129,9 @@ def _poll_with_progress(ctx: Context, feed: str | None, force: bool) -> pipeline
         progress.update(task, advance=1, description=f"{outcome.name}: {outcome.status.value}")
 
     with progress:
-        return pipeline.poll(ctx, feed=feed, force=force, on_start=started, on_done=done)
+        return pipeline.poll(
+            ctx, feed=feed, force=force, on_start=started, on_done=done, fetcher=fetcher
+        )
 
 
 def feeds_cmd(typer_ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:

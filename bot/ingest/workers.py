@@ -9,7 +9,8 @@ thread with the polling process. When a body is sure to come (a feed never read)
 the poll starts that fork server before it imports its HTTP client
 (`start_fork_server`), so the parsers' imports overlap its own. A worker that
 dies (killed, out of memory) costs the feeds it held one retry in a fresh pool,
-then a one-line failure, never the poll.
+then a one-line failure, never the poll; a worker whose pool's owner dies, however
+it dies, ends too.
 A pool given a `Classify` (the pipeline's region rules) also classifies each feed's
 items where it parsed them: the workers' cores do that CPU work too, not the
 polling process. Each worker receives the function once, when it starts.
@@ -25,6 +26,9 @@ import gc
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -72,7 +76,7 @@ def _parse(
     return replace(parsed, classifications=classify(parsed.items))
 
 
-def _start_worker(classify: Classify | None) -> None:
+def _start_worker(classify: Classify | None, owner: int) -> None:
     global _CLASSIFY  # the worker process's one classifier
     _CLASSIFY = classify
     _PARSE_LOG.setLevel(logging.ERROR)
@@ -80,6 +84,42 @@ def _start_worker(classify: Classify | None) -> None:
     # worker: frozen, the garbage collector no longer rescans them as feeds are
     # parsed (nor touches their pages, which stay shared with the fork server).
     gc.freeze()
+    _end_with(owner)
+
+
+def _end_with(owner: int) -> None:
+    """End this worker when process `owner` (the pool's) ends, however it ends.
+
+    A pool whose owner is killed (kill -9, the out-of-memory killer) is never shut
+    down: its workers would wait for work forever, and keep the fork server, and the
+    output pipes they inherited, open. A thread waits for the owner's end instead.
+    """
+    try:
+        handle = os.pidfd_open(owner)
+    except ProcessLookupError:  # gone already
+        os._exit(0)
+    except (AttributeError, OSError):  # no pidfd (not Linux 5.3 or later): ask each second
+        handle = None
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])
+        else:
+            while _running(owner):
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="roundup-owner-watch", daemon=True).start()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: the pid was reused, the owner is gone
+        return False
+    return True
 
 
 def default_workers() -> int:
@@ -170,7 +210,7 @@ class ParsePool:
                 self.workers,
                 mp_context=_context(getattr(self.classify, "preload", ())),
                 initializer=_start_worker,
-                initargs=(self.classify,),
+                initargs=(self.classify, os.getpid()),
             )
         return self._pool
 
