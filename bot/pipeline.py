@@ -27,12 +27,10 @@ report through return values and optional callbacks.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import __version__
@@ -144,20 +142,19 @@ def poll(
         if on_done is not None:
             on_done(outcome)
 
+    from bot.ingest.fetch_process import PollCall, poll_here
+
+    call = PollCall(
+        tuple(states),
+        ctx.config.fetch,
+        now,
+        intervals,
+        user_agent(ctx),
+        classify=_classify_in_workers(ctx),
+        workers_ahead=expects_bodies(states),
+    )
     try:
-        if fetcher is not None:
-            outcomes = fetcher.poll(
-                states,
-                ctx.config.fetch,
-                now,
-                intervals=intervals,
-                on_done=done,
-                user_agent=user_agent(ctx),
-                classify=_classify_in_workers(ctx),
-                preload=_worker_preload() if expects_bodies(states) else None,
-            )
-        else:
-            outcomes = asyncio.run(_poll_here(ctx, states, now, intervals, done))
+        outcomes = (poll_here if fetcher is None else fetcher.poll)(call, done)
     finally:
         writer.finish()
     # Feeds that brought no stories (not modified, failed) only move their state:
@@ -167,53 +164,10 @@ def poll(
     return PollReport(tuple(writer.reports.get(i) or _report(o) for i, o in enumerate(outcomes)))
 
 
-async def _poll_here(
-    ctx: Context,
-    states: Sequence[FeedState],
-    now: datetime,
-    intervals: Mapping[str, timedelta],
-    done: Callable[[FeedOutcome], None],
-) -> list[FeedOutcome]:
-    if expects_bodies(states):
-        # Before the HTTP client is imported: the workers' imports run on the other
-        # core meanwhile, and are done by the time the first body comes.
-        start_poll_workers(ctx.config.fetch.parse_workers)
-    from bot.ingest import poll_feeds
-
-    return await poll_feeds(
-        states,
-        ctx.config.fetch,
-        now,
-        intervals=intervals,
-        on_done=done,
-        user_agent=user_agent(ctx),
-        keep_items=False,  # the writer has them
-        classify=_classify_in_workers(ctx),
-    )
-
-
 def expects_bodies(states: Sequence[FeedState]) -> bool:
     """Whether the poll of `states` will surely have bodies to parse: some feed was
     never read. (Feeds read before answer 304, or the same body, as a rule.)"""
     return any(state.body_hash is None for state in states)
-
-
-def start_poll_workers(workers: int | None = None) -> None:
-    """Start the parse workers' fork server now: it imports the parsers and the
-    rules' modules on another core while this process goes on with its start-up,
-    instead of after, when the first body is waiting. Nothing is started for one
-    worker (it parses in a thread). `poll` calls this only when a body is sure to
-    come (`expects_bodies`); else the server starts with the first body, if any."""
-    from bot.ingest import start_fork_server
-
-    start_fork_server(_worker_preload(), workers)
-
-
-def _worker_preload() -> list[str]:
-    """What the parse workers' fork server imports ahead: the rules' modules."""
-    from bot.classify import WORKER_PRELOAD
-
-    return list(WORKER_PRELOAD)
 
 
 class _StoreInOrder:

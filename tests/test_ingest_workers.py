@@ -66,7 +66,8 @@ def test_one_worker_starts_no_fork_server() -> None:
 
 def test_a_fork_server_started_early_is_the_one_the_workers_come_from() -> None:
     # A poll that will surely parse starts the fork server ahead of the first body
-    # (`pipeline.start_poll_workers`), so the parsers are imported meanwhile.
+    # (`fetch_process.poll_here` or the fetch process), so the parsers are imported
+    # meanwhile.
     from multiprocessing import forkserver
 
     start_fork_server(WORKER_PRELOAD)

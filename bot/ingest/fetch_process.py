@@ -14,6 +14,8 @@ this process closes its end of the request pipe: `close`, an exit, a signal, a
 kill. It never outlives the command. If it dies instead (killed, out of memory),
 `poll` has handed over every outcome that came and raises a `FetchError`; the
 feeds not reported keep their state, and the next poll reads them again.
+`poll_here` is the same call run on this process's loop, as the scheduler and the
+web app poll.
 What it does not do: store, classify itself, or decide which feeds are polled: it
 runs `poll_feeds` with what it is given, and Ctrl-C is the command's to handle.
 """
@@ -29,11 +31,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 from bot.errors import FetchError
 
@@ -48,17 +50,49 @@ STOP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
-class _Request:
-    """What `poll_feeds` is called with, and what to preload in the parse workers'
-    fork server (None: start none ahead; no body is sure to come)."""
+class PollCall:
+    """One poll: what `poll_feeds` is called with (its outcomes keep no items).
+
+    `workers_ahead`: a body is sure to come (a feed was never read), so the parse
+    workers' fork server starts first; its imports then run on the other core while
+    the HTTP client is imported, and are done by the time the first body comes.
+    """
 
     states: tuple[FeedState, ...]
     settings: FetchConfig
     now: datetime
     intervals: Mapping[str, timedelta]
     user_agent: str
-    classify: Classify | None
-    preload: tuple[str, ...] | None
+    classify: Classify | None = None
+    workers_ahead: bool = False
+
+
+def poll_here(call: PollCall, on_done: Callable[[FeedOutcome], None]) -> list[FeedOutcome]:
+    """Run `call` on a loop of this process; `on_done` hears each feed's outcome."""
+    if call.workers_ahead:
+        _start_workers(call)
+    return asyncio.run(_poll(call, on_done))
+
+
+async def _poll(call: PollCall, on_done: Callable[[FeedOutcome], None]) -> list[FeedOutcome]:
+    from bot.ingest.poll import poll_feeds  # the HTTP client: after the workers start
+
+    return await poll_feeds(
+        call.states,
+        call.settings,
+        call.now,
+        intervals=call.intervals,
+        on_done=on_done,
+        user_agent=call.user_agent,
+        keep_items=False,
+        classify=call.classify,
+    )
+
+
+def _start_workers(call: PollCall) -> None:
+    from bot.ingest.workers import start_fork_server
+
+    start_fork_server(getattr(call.classify, "preload", ()), call.settings.parse_workers)
 
 
 class FetchProcess:
@@ -88,37 +122,18 @@ class FetchProcess:
         os.close(reply_w)
         return cls(pid, os.fdopen(request_w, "wb"), os.fdopen(reply_r, "rb"))
 
-    def poll(
-        self,
-        states: Sequence[FeedState],
-        settings: FetchConfig,
-        now: datetime,
-        *,
-        intervals: Mapping[str, timedelta],
-        on_done: Callable[[FeedOutcome], None],
-        user_agent: str,
-        classify: Classify | None = None,
-        preload: Sequence[str] | None = None,
-    ) -> list[FeedOutcome]:
-        """`poll_feeds(states, ..., keep_items=False)`, run in the process: `on_done`
-        is called here with each outcome as it comes; the outcomes, in the order
-        of `states`, are returned without their items."""
+    def poll(self, call: PollCall, on_done: Callable[[FeedOutcome], None]) -> list[FeedOutcome]:
+        """`poll_here(call, on_done)`, run in the process: `on_done` is called here
+        with each outcome as it comes; the outcomes, in the order of the call's
+        states, are returned without their items."""
         if self._asked:
             raise RuntimeError("a fetch process polls once")
         self._asked = True
+        states = call.states
         if not states:
             return []
-        request = _Request(
-            tuple(states),
-            settings,
-            now,
-            dict(intervals),
-            user_agent,
-            classify,
-            None if preload is None else tuple(preload),
-        )
         try:
-            pickle.dump(request, self._requests, pickle.HIGHEST_PROTOCOL)
+            pickle.dump(call, self._requests, pickle.HIGHEST_PROTOCOL)
             self._requests.flush()
         except OSError:
             raise self._died(0, len(states)) from None
@@ -203,7 +218,7 @@ def _kill(pid: int) -> None:
 
 
 def _serve(requests: int, replies: int) -> NoReturn:
-    """The forked process: import the poll, run the one request, report, end.
+    """The forked process: import the poll, run the one call, report, end.
 
     It ends with `os._exit`: what it inherited (the command's buffered output, its
     exit handlers, its open store) is the command's, not its own to flush or close.
@@ -214,7 +229,7 @@ def _serve(requests: int, replies: int) -> NoReturn:
         # Ctrl-C reaches the whole process group: the command handles it, and its
         # closing the pipe is what stops this process.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        from bot.ingest.poll import poll_feeds  # the HTTP client: the point of forking
+        import bot.ingest.poll  # noqa: F401  (the HTTP client: the point of forking)
 
         if not gc.isenabled():
             # The command paused the collector while it starts up (`bot.cli.run`);
@@ -223,11 +238,11 @@ def _serve(requests: int, replies: int) -> NoReturn:
             gc.enable()
         with os.fdopen(requests, "rb") as inbox:
             try:
-                request: _Request = pickle.load(inbox)
+                call: PollCall = pickle.load(inbox)
             except EOFError:  # never asked: the command is done without a poll
                 code = 0
             else:
-                asyncio.run(_run(poll_feeds, request, inbox, outbox))
+                asyncio.run(_run(call, inbox, outbox))
                 code = 0
     except BaseException as exc:  # reported to the command, which raises it
         with suppress(OSError):  # else the command is gone, or done with us
@@ -236,9 +251,7 @@ def _serve(requests: int, replies: int) -> NoReturn:
         os._exit(code)
 
 
-async def _run(
-    poll_feeds: Callable[..., Any], request: _Request, inbox: IO[bytes], outbox: IO[bytes]
-) -> None:
+async def _run(call: PollCall, inbox: IO[bytes], outbox: IO[bytes]) -> None:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
@@ -247,27 +260,16 @@ async def _run(
         loop.remove_reader(inbox.fileno())
         task.cancel()
 
-    # The command sends one request; the pipe becomes readable again only when it
-    # is closed (the command is done with us, or gone): the poll stops.
+    # The command sends one call; the pipe becomes readable again only when it is
+    # closed (the command is done with us, or gone): the poll stops.
     loop.add_reader(inbox.fileno(), stop)
     # multiprocessing's resource tracker, started with the parse workers, frees the
     # semaphores of a pool whose owner was killed, and warns of them on the stderr
     # it shares with the command, which has said what happened in its own one line.
     sys.warnoptions.append("ignore:resource_tracker:UserWarning")
-    if request.preload is not None:
-        from bot.ingest.workers import start_fork_server
-
-        start_fork_server(request.preload, request.settings.parse_workers)
-    await poll_feeds(
-        request.states,
-        request.settings,
-        request.now,
-        intervals=request.intervals,
-        on_done=lambda outcome: _send(outbox, ("outcome", outcome)),
-        user_agent=request.user_agent,
-        keep_items=False,
-        classify=request.classify,
-    )
+    if call.workers_ahead:
+        _start_workers(call)
+    await _poll(call, lambda outcome: _send(outbox, ("outcome", outcome)))
     _send(outbox, ("done", None))
 
 
