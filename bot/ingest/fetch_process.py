@@ -174,12 +174,17 @@ class FetchProcess:
             self._wait(None)
 
     def _wait(self, seconds: float | None) -> int | None:
-        """Reap the process within `seconds` (None: however long); its wait status."""
-        if self._status is not None:
-            return self._status
-        if seconds is not None and not _exits_within(self.pid, seconds):
-            return None
-        self._status = os.waitpid(self.pid, 0)[1]
+        """Reap the process within `seconds` (None: however long); its wait status,
+        or None if it still runs."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while self._status is None:
+            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+            if pid:
+                self._status = status
+            elif deadline is None or (left := deadline - time.monotonic()) <= 0:
+                return None
+            else:
+                _until_ended(self.pid, left)
         return self._status
 
     def __enter__(self) -> FetchProcess:
@@ -189,19 +194,16 @@ class FetchProcess:
         self.close()
 
 
-def _exits_within(pid: int, seconds: float) -> bool:
-    """Whether child `pid` has ended, or ends within `seconds` (not reaped)."""
+def _until_ended(pid: int, seconds: float) -> None:
+    """Sleep until process `pid` ends, `seconds` at most (a few ms without pidfds,
+    which Linux has from 5.3 on)."""
     try:
         handle = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # not Linux 5.3 or later: ask every few ms
-        deadline = time.monotonic() + seconds
-        while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-        return True
+    except (AttributeError, OSError):
+        time.sleep(min(seconds, 0.005))
+        return
     try:
-        return bool(select.select([handle], [], [], seconds)[0])
+        select.select([handle], [], [], seconds)
     finally:
         os.close(handle)
 
