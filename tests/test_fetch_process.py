@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,9 +61,9 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def _wait_for(what: str, check: object) -> None:
+def _wait_for(what: str, check: Callable[[], object]) -> None:
     deadline = time.monotonic() + PATIENCE
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             pytest.fail(f"waited {PATIENCE:g}s for {what}")
         time.sleep(0.02)

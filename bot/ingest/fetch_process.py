@@ -54,8 +54,8 @@ class PollCall:
     """One poll: what `poll_feeds` is called with (its outcomes keep no items).
 
     `workers_ahead`: a body is sure to come (a feed was never read), so the parse
-    workers' fork server starts first; its imports then run on the other core while
-    the HTTP client is imported, and are done by the time the first body comes.
+    workers' fork server starts before the first request; its imports then run on
+    the other core while the poll starts, not after the first body has come.
     """
 
     states: tuple[FeedState, ...]
@@ -223,7 +223,7 @@ def _serve(requests: int, replies: int) -> NoReturn:
     """The forked process: import the poll, run the one call, report, end.
 
     It ends with `os._exit`: what it inherited (the command's buffered output, its
-    exit handlers, its open store) is the command's, not its own to flush or close.
+    exit handlers) is the command's, not its own to flush or run.
     """
     code = 1
     outbox = os.fdopen(replies, "wb")

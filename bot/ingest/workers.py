@@ -6,8 +6,9 @@ core. `ParsePool` starts its processes only when the first body needs parsing (a
 poll where nothing changed starts none), through a fork server that has already
 imported the parser, so each worker starts in milliseconds and shares no lock or
 thread with the polling process. When a body is sure to come (a feed never read),
-the poll starts that fork server before it imports its HTTP client
-(`start_fork_server`), so the parsers' imports overlap its own. A worker that
+the poll starts that fork server before its first request (`start_fork_server`),
+so the parsers' imports overlap the poll's own start (its HTTP client's import, or
+in a fetch process, its first requests). A worker that
 dies (killed, out of memory) costs the feeds it held one retry in a fresh pool,
 then a one-line failure, never the poll; a worker whose pool's owner dies, however
 it dies, ends too.
