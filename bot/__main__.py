@@ -1,5 +1,35 @@
-"""`python -m bot` runs the roundup command line."""
+"""The `roundup` command (its console script, and `python -m bot`).
 
-from bot.cli import run
+What it does: pauses the garbage collector while the command starts up (see
+`bot.cli.core.settle_heap`), and for `roundup poll` forks the poll's fetch process
+before anything else is imported (`bot.ingest.fetch_process`), so the HTTP client
+imports on the other core while the command line's own modules do; then runs
+`bot.cli.main`. What it does not do: parse the command line (Typer does; the first
+argument is only looked at, and a poll with anything before it forks later).
+"""
 
-run()
+from __future__ import annotations
+
+import gc
+import os
+import sys
+
+
+def run() -> None:
+    gc.disable()  # while the command starts up: see `bot.cli.core.settle_heap`
+    # roundup uses no pydantic plugin, and looking for them reads the entry points
+    # of every installed package on each start (pydantic's documented switch; set
+    # the variable, even empty, to have them looked for again).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if sys.argv[1:2] == ["poll"]:
+        from bot.classify import FETCH_PRELOAD  # what its call is made of
+        from bot.ingest import fetch_process
+
+        fetch_process.fork_early(FETCH_PRELOAD)
+    from bot.cli import main
+
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

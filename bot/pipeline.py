@@ -5,7 +5,8 @@
                    │                    each feed was parsed: the parse workers)
                    │   FeedOutcome per feed: new state, items, classifications, error
                    │   (a one-shot `roundup poll` runs this in a process it forked
-                   │    before opening the store: ingest.fetch_process)
+                   │    as it started, on a guess at the call read off the store
+                   │    before the store is open: ingest.fetch_process, poll_ahead)
                    ▼
                store.upsert_items / save_feed_states
                               (on a thread, as each feed finishes)
@@ -29,8 +30,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot import __version__
@@ -42,13 +44,15 @@ if TYPE_CHECKING:
     # sender, and `roundup --help` needs none of them.
     from bot.classify import Move
     from bot.classify.batch import BatchClassifier
+    from bot.config import Config
     from bot.context import Context
     from bot.ingest import FeedOutcome
-    from bot.ingest.fetch_process import FetchProcess
+    from bot.ingest.fetch_process import FetchProcess, PollCall
     from bot.render import Rendered
     from bot.send import Transport
     from bot.send.confirmations import ConfirmationReport
     from bot.send.runner import ConfirmBreak, Notify, Progress, SendReport
+    from bot.store.peek import FeedsPeek
     from bot.types import Classification, Edition, FeedState, Item
 
 log = logging.getLogger(__name__)
@@ -85,32 +89,95 @@ class PollReport:
         return self.count(FetchStatus.FAILED)
 
 
-def user_agent(ctx: Context) -> str:
-    custom = ctx.config.fetch.user_agent
-    return custom or f"roundup/{__version__} (+{ctx.config.newsletter.site_url})"
+def user_agent(config: Config) -> str:
+    custom = config.fetch.user_agent
+    return custom or f"roundup/{__version__} (+{config.newsletter.site_url})"
 
 
-def feeds_to_poll(ctx: Context, *, feed: str | None = None, force: bool = False) -> list[FeedState]:
-    """The configured feeds that are due now (or the one named, or all with force),
+def feeds_to_poll(
+    ctx: Context, *, feed: str | None = None, force: bool = False, now: datetime | None = None
+) -> list[FeedState]:
+    """The configured feeds that are due `now` (or the one named, or all with force),
     in the config's order; paused feeds only when named."""
-    from bot.ingest import is_due
-
     config = ctx.config
     if feed is not None and config.feed(feed) is None:
         names = ", ".join(f.name for f in config.feeds)
         raise UsageError(f"no feed named {feed!r} in the config (feeds: {names})")
-    now = ctx.clock.now()
+    now = now or ctx.clock.now()
     ctx.store.sync_feeds([(f.name, f.url) for f in config.feeds], now)
+    # A feed ops paused (`roundup feeds pause NAME`) is polled only when named.
+    paused = (
+        set()
+        if feed is not None
+        else {name for name, flags in ctx.store.feed_flags().items() if flags.paused}
+    )
+    return choose_feeds(config, ctx.store.feed_states(), paused, now, feed=feed, force=force)
+
+
+def choose_feeds(
+    config: Config,
+    states: Iterable[FeedState],
+    paused: Collection[str],
+    now: datetime,
+    *,
+    feed: str | None = None,
+    force: bool = False,
+) -> list[FeedState]:
+    """Of the stored `states`, the ones a poll at `now` fetches (see `feeds_to_poll`)."""
+    from bot.ingest import is_due
+
     # In the config's order: where two feeds carry one story, the first one stores it.
     configured = {f.name: index for index, f in enumerate(config.feeds)}
-    states = [s for s in ctx.store.feed_states() if s.name in configured]
-    states.sort(key=lambda s: configured[s.name])
+    chosen = sorted((s for s in states if s.name in configured), key=lambda s: configured[s.name])
     if feed is not None:
-        return [s for s in states if s.name == feed]
-    # A feed ops paused (`roundup feeds pause NAME`) is polled only when named.
-    paused = {name for name, flags in ctx.store.feed_flags().items() if flags.paused}
-    states = [s for s in states if s.name not in paused]
-    return states if force else [s for s in states if is_due(s, now)]
+        return [s for s in chosen if s.name == feed]
+    chosen = [s for s in chosen if s.name not in paused]
+    return chosen if force else [s for s in chosen if is_due(s, now)]
+
+
+def poll_call(
+    config: Config, states: Sequence[FeedState], now: datetime, classify: BatchClassifier
+) -> PollCall:
+    """What the poll of `states` at `now` asks of `ingest.poll_feeds`."""
+    from bot.ingest.fetch_process import PollCall
+    from bot.ingest.settings import FetchSettings
+
+    intervals = {f.name: f.poll_interval or config.fetch.poll_interval for f in config.feeds}
+    return PollCall(
+        tuple(states),
+        FetchSettings.of(config.fetch),
+        now,
+        intervals,
+        user_agent(config),
+        classify=classify,
+        workers_ahead=expects_bodies(states),
+    )
+
+
+def poll_ahead(
+    config: Config,
+    peek: FeedsPeek | None,
+    now: datetime,
+    *,
+    feed: str | None = None,
+    force: bool = False,
+) -> PollCall | None:
+    """The call `poll` will make at `now`, guessed from a peek at the store before it
+    is open (`store.peek`), so that a fetch process can start on it while the store
+    opens (`FetchProcess.poll_ahead`). None when there is no guess, or when opening the
+    store would change what the peek saw: a feed new to the store or whose URL
+    changed (`Store.sync_feeds`). A wrong guess costs time, never a result: `poll`
+    makes its own call and the fetch process drops one that differs.
+    """
+    if peek is None or (feed is not None and config.feed(feed) is None):
+        return None
+    known = {state.name: state.config_url for state in peek.states}
+    if any(known.get(f.name) != f.url for f in config.feeds):
+        return None
+    from bot.classify.batch import BatchClassifier
+
+    states = choose_feeds(config, peek.states, peek.paused, now, feed=feed, force=force)
+    return poll_call(config, states, now, BatchClassifier(config))
 
 
 def poll(
@@ -121,19 +188,18 @@ def poll(
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[FeedOutcome], None] | None = None,
     fetcher: FetchProcess | None = None,
+    now: datetime | None = None,
 ) -> PollReport:
     """Fetch every due feed once, classify and store what they carry.
 
     With `fetcher` (a one-shot command's), the feeds are fetched and parsed by that
     process, started before the store was opened; else on this process's loop.
+    `now` is the poll's time (default: the clock's), as `poll_ahead` was given it.
     """
-    states = feeds_to_poll(ctx, feed=feed, force=force)
+    now = now or ctx.clock.now()
+    states = feeds_to_poll(ctx, feed=feed, force=force, now=now)
     if on_start is not None:
         on_start(len(states))
-    now = ctx.clock.now()
-    intervals = {
-        f.name: f.poll_interval or ctx.config.fetch.poll_interval for f in ctx.config.feeds
-    }
     writer = _StoreInOrder(ctx)
     order = {state.name: index for index, state in enumerate(states)}  # names are unique
 
@@ -142,17 +208,9 @@ def poll(
         if on_done is not None:
             on_done(outcome)
 
-    from bot.ingest.fetch_process import PollCall, poll_here
+    from bot.ingest.fetch_process import poll_here
 
-    call = PollCall(
-        tuple(states),
-        ctx.config.fetch,
-        now,
-        intervals,
-        user_agent(ctx),
-        classify=_classify_in_workers(ctx),
-        workers_ahead=expects_bodies(states),
-    )
+    call = poll_call(ctx.config, states, now, _classify_in_workers(ctx))
     try:
         outcomes = (poll_here if fetcher is None else fetcher.poll)(call, done)
     finally:

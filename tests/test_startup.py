@@ -211,11 +211,11 @@ def test_a_script_head_that_is_not_single_defers_to_alembic(tmp_path: Path) -> N
 
 def test_start_up_pauses_the_collector_and_a_command_settles_the_heap() -> None:
     code = (
-        "import gc, sys, bot.cli, bot.cli.core as core\n"
+        "import gc, sys, bot.__main__ as entry, bot.cli.core as core\n"
         "sys.argv = ['roundup', '--help']\n"
         "gc.enable(); gc.unfreeze()\n"
         "try:\n"
-        "    bot.cli.run()\n"
+        "    entry.run()\n"
         "except SystemExit:\n"
         "    pass\n"
         "paused = not gc.isenabled()\n"

@@ -65,6 +65,9 @@ if TYPE_CHECKING:
 # classifier it compiles. Named here, where naming them imports none of them, so a
 # poll can start the workers' fork server before its own start-up is done.
 WORKER_PRELOAD = ("bot.classify.batch", "bot.config", "bot.classify.classifier")
+# What a poll's fetch process imports before it is given its call: the call's
+# classifier is a `batch.BatchClassifier`, which it only hands on to the workers.
+FETCH_PRELOAD = ("bot.classify.batch",)
 
 # Loaded on first use (`bot.lazy`): every command lints the rules, and only the
 # ones that classify need the classifier.
@@ -81,6 +84,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "FETCH_PRELOAD",
     "WORKER_PRELOAD",
     "Classifier",
     "Explanation",

@@ -9,10 +9,7 @@ What it does not do: decide anything; every decision lives in the parts.
 
 from __future__ import annotations
 
-import gc
 import logging
-import os
-import sys
 
 import typer
 
@@ -37,7 +34,7 @@ ops.register(app, feeds.feeds_app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point; returns the exit code."""
+    """Run the command line (`argv`, else the process's); returns the exit code."""
     configure_logging(logging.WARNING)
     try:
         code = app(args=argv, standalone_mode=False)
@@ -64,13 +61,4 @@ def main(argv: list[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
-def run() -> None:
-    gc.disable()  # while the command starts up: see `core.settle_heap`
-    # roundup uses no pydantic plugin, and looking for them reads the entry points
-    # of every installed package on each start (pydantic's documented switch; set
-    # the variable, even empty, to have them looked for again).
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    sys.exit(main())
-
-
-__all__ = ["app", "main", "run"]
+__all__ = ["app", "main"]

@@ -100,7 +100,7 @@ def open_ctx(config: Path | Config | None, path: Path | None = None) -> Context:
 
 
 def settle_heap() -> None:
-    """Start the garbage collector that `bot.cli.run` paused, with what start-up
+    """Start the garbage collector that `bot.__main__.run` paused, with what start-up
     built frozen.
 
     Start-up (imports, config, the store) builds most of the objects a command's

@@ -12,7 +12,10 @@ from bot.cli.table import print_table
 from bot.errors import UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from bot import pipeline
+    from bot.config import Config
     from bot.context import Context
     from bot.ingest.fetch_process import FetchProcess
     from bot.types import StoredItem
@@ -61,17 +64,22 @@ def poll(
     The table has a row for each feed that was fetched or failed; the feeds that had
     not changed are only counted in the last line.
     """
+    from bot.classify import FETCH_PRELOAD
     from bot.config import load_config
     from bot.context import config_path_from_env
-    from bot.ingest.fetch_process import FetchProcess
+    from bot.ingest import fetch_process
     from bot.types import FetchStatus
 
-    path = config_path_from_env(config)
-    cfg = load_config(path)
-    # Forked before the store is opened: its imports (the HTTP client) run on the
-    # other core while this process imports and reads the store.
-    with FetchProcess.start() or nullcontext() as fetcher, open_ctx(cfg, path) as ctx:
-        report = _poll_with_progress(ctx, feed, force, fetcher)
+    # Forked as the command started (`bot.__main__`), or now; none where it cannot.
+    fetcher = fetch_process.take_early() or fetch_process.FetchProcess.start(FETCH_PRELOAD)
+    with fetcher or nullcontext():
+        path = config_path_from_env(config)
+        cfg = load_config(path)
+        # Given the poll's call ahead of the store, where a peek at it can guess the
+        # call, the fetch process fetches while this process opens the store.
+        now = _poll_ahead(cfg, fetcher, feed, force)
+        with open_ctx(cfg, path) as ctx:
+            report = _poll_with_progress(ctx, feed, force, fetcher, now)
     shown = [f for f in report.feeds if f.status is not FetchStatus.NOT_MODIFIED]
     if shown:
         print_table(
@@ -92,15 +100,41 @@ def poll(
         raise typer.Exit(1)
 
 
+def _poll_ahead(
+    cfg: Config, fetcher: FetchProcess | None, feed: str | None, force: bool
+) -> datetime | None:
+    """Start the fetch process on the call the poll will make, as far as a peek at
+    the store (SQLite) tells it; the poll's time when it did."""
+    if fetcher is None:
+        return None
+    from bot import pipeline
+    from bot.clock import clock_from_env
+    from bot.context import database_url_from_env
+    from bot.store.peek import peek_feeds
+
+    now = clock_from_env().now()
+    call = pipeline.poll_ahead(
+        cfg, peek_feeds(database_url_from_env()), now, feed=feed, force=force
+    )
+    if call is None:
+        return None
+    fetcher.poll_ahead(call)
+    return now
+
+
 def _poll_with_progress(
-    ctx: Context, feed: str | None, force: bool, fetcher: FetchProcess | None
+    ctx: Context,
+    feed: str | None,
+    force: bool,
+    fetcher: FetchProcess | None,
+    now: datetime | None,
 ) -> pipeline.PollReport:
     from bot import pipeline
 
     if not console().is_terminal:
         # A transient bar shows nothing on a pipe or in a log (cron, the scheduler),
         # yet its refresh thread would still take the CPU from the poll.
-        return pipeline.poll(ctx, feed=feed, force=force, fetcher=fetcher)
+        return pipeline.poll(ctx, feed=feed, force=force, fetcher=fetcher, now=now)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -130,7 +164,7 @@ def _poll_with_progress(
 
     with progress:
         return pipeline.poll(
-            ctx, feed=feed, force=force, on_start=started, on_done=done, fetcher=fetcher
+            ctx, feed=feed, force=force, on_start=started, on_done=done, fetcher=fetcher, now=now
         )
 
 

@@ -34,12 +34,12 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.clock import ensure_utc
-from bot.config import FetchConfig
 from bot.errors import FetchError, ParseError
 from bot.ingest.body import ACCEPT_ENCODING
 from bot.ingest.fetch import FetchResult, HTTPStatusFailure, Proxies, fetch
 from bot.ingest.http import aiohttp
 from bot.ingest.outcome import FeedOutcome, Fetched, Timing, failed, succeeded
+from bot.ingest.settings import FetchSettings
 from bot.ingest.workers import Classify, ParsePool
 from bot.types import FeedState, FetchStatus
 
@@ -59,7 +59,7 @@ def default_user_agent(site_url: str | None = None) -> str:
     return f"{agent} (+{site_url})" if site_url else agent
 
 
-def _session(settings: FetchConfig, user_agent: str) -> aiohttp.ClientSession:
+def _session(settings: FetchSettings, user_agent: str) -> aiohttp.ClientSession:
     """The poll's one session: pool, timeouts and headers (TLS is `fetch`'s)."""
     connect = settings.connect_timeout.total_seconds()
     return aiohttp.ClientSession(
@@ -95,7 +95,7 @@ def _validator(value: str | None) -> str | None:
 
 async def poll_feeds(
     states: Sequence[FeedState],
-    settings: FetchConfig,
+    settings: FetchSettings,
     now: datetime,
     *,
     intervals: Mapping[str, timedelta] | None = None,
@@ -155,7 +155,7 @@ def _host(url: str) -> str:
 async def poll_one(
     session: aiohttp.ClientSession,
     state: FeedState,
-    settings: FetchConfig,
+    settings: FetchSettings,
     now: datetime,
     timing: Timing,
     parser: ParsePool | None = None,
@@ -176,7 +176,7 @@ async def poll_one(
 async def _poll(
     session: aiohttp.ClientSession,
     state: FeedState,
-    settings: FetchConfig,
+    settings: FetchSettings,
     now: datetime,
     timing: Timing,
     parser: ParsePool,

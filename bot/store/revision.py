@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+if TYPE_CHECKING:  # `script_head` alone is read before SQLAlchemy is imported
+    from sqlalchemy import Connection
 
 VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
 _REVISION = re.compile(r"""^revision\s*(?::[^=]*)?=\s*["']([^"']+)["']""", re.MULTILINE)
@@ -45,6 +46,9 @@ def script_head(versions: Path = VERSIONS_DIR) -> str | None:
 def database_revision(conn: Connection) -> str | None:
     """The revision stored in the database; None when it was never migrated (or
     cannot be read: the caller then hands the question to Alembic)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     try:
         rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     except (OperationalError, ProgrammingError):  # no such table (SQLite; PostgreSQL)
