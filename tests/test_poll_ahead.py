@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,10 +30,11 @@ from bot.store.peek import FeedsPeek, peek_feeds, sqlite_path
 from bot.types import FeedState
 from tests.httpserver import FeedServer
 from tests.test_cli import write_config
+from tests.test_fetch_process import PATIENCE
+from tests.test_fetch_process import _wait_for as _wait_for
 
 FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-PATIENCE = 20.0  # seconds: how long a step may take before the test fails
 
 
 def _file(url: str) -> Path:
@@ -201,14 +202,6 @@ def test_no_guess_where_opening_the_store_changes_what_the_peek_saw(
 
 
 # --- real `roundup poll` processes ---------------------------------------------
-
-
-def _wait_for(what: str, check: Callable[[], object]) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {PATIENCE:g}s for {what}")
-        time.sleep(0.02)
 
 
 def _poll(tmp_path: Path, sqlite_url: str, config: Path, *args: str) -> subprocess.Popen[str]:
