@@ -44,7 +44,7 @@ send:
   max_attempts: 2
   retry_base: 1
   retry_max: 5
-  request_timeout: 0.5
+  request_timeout: 3  # a hang's cost; 0.5 s cut plain requests short under load
   outbox_dir: OUTBOX
 """
 ACTIVE_ALL = [f"all{i}@example.org" for i in range(5)]

@@ -44,6 +44,7 @@ _flags_take_no_value()
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from bot.clock import Clock
     from bot.config import Config
     from bot.context import Context
 
@@ -90,11 +91,14 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 
 
-def open_ctx(config: Path | Config | None, path: Path | None = None) -> Context:
-    """The command's context: `config` is a path, or a config read from `path`."""
+def open_ctx(
+    config: Path | Config | None, path: Path | None = None, clock: Clock | None = None
+) -> Context:
+    """The command's context: `config` is a path, or a config read from `path`;
+    `clock` is the command's, when it read the time before the store was open."""
     from bot.context import open_context
 
-    ctx = open_context(config, config_path=path)
+    ctx = open_context(config, config_path=path, clock=clock)
     settle_heap()
     return ctx
 

@@ -65,6 +65,7 @@ def poll(
     not changed are only counted in the last line.
     """
     from bot.classify import FETCH_PRELOAD
+    from bot.clock import clock_from_env
     from bot.config import load_config
     from bot.context import config_path_from_env
     from bot.ingest import fetch_process
@@ -77,8 +78,9 @@ def poll(
         cfg = load_config(path)
         # Given the poll's call ahead of the store, where a peek at it can guess the
         # call, the fetch process fetches while this process opens the store.
-        now = _poll_ahead(cfg, fetcher, feed, force)
-        with open_ctx(cfg, path) as ctx:
+        clock = clock_from_env()  # one clock: the guess's time is the poll's
+        now = _poll_ahead(cfg, fetcher, clock.now(), feed, force)
+        with open_ctx(cfg, path, clock) as ctx:
             report = _poll_with_progress(ctx, feed, force, fetcher, now)
     shown = [f for f in report.feeds if f.status is not FetchStatus.NOT_MODIFIED]
     if shown:
@@ -101,18 +103,16 @@ def poll(
 
 
 def _poll_ahead(
-    cfg: Config, fetcher: FetchProcess | None, feed: str | None, force: bool
+    cfg: Config, fetcher: FetchProcess | None, now: datetime, feed: str | None, force: bool
 ) -> datetime | None:
-    """Start the fetch process on the call the poll will make, as far as a peek at
-    the store (SQLite) tells it; the poll's time when it did."""
+    """Start the fetch process on the call the poll will make at `now`, as far as
+    a peek at the store (SQLite) tells it; `now` when it did, else None."""
     if fetcher is None:
         return None
     from bot import pipeline
-    from bot.clock import clock_from_env
     from bot.context import database_url_from_env
     from bot.store.peek import peek_feeds
 
-    now = clock_from_env().now()
     call = pipeline.poll_ahead(
         cfg, peek_feeds(database_url_from_env()), now, feed=feed, force=force
     )

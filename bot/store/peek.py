@@ -84,7 +84,20 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def _state(row: tuple[object, ...]) -> FeedState:
-    (name, url, config_url, etag, modified, body_hash, attempt, success, failures, due) = row[:10]
+    (
+        name,
+        url,
+        config_url,
+        etag,
+        modified,
+        body_hash,
+        attempt,
+        success,
+        failures,
+        due,
+        error,
+        title,
+    ) = row
     return FeedState(
         name=_text(name),
         url=_text(url),
@@ -94,10 +107,10 @@ def _state(row: tuple[object, ...]) -> FeedState:
         body_hash=_optional_text(body_hash),
         last_attempt=_instant(attempt),
         last_success=_instant(success),
-        consecutive_failures=int(_text_or_int(failures)),
+        consecutive_failures=_integer(failures),
         next_due=_instant(due),
-        last_error=_optional_text(row[10]),
-        title=_optional_text(row[11]),
+        last_error=_optional_text(error),
+        title=_optional_text(title),
     )
 
 
@@ -111,10 +124,10 @@ def _optional_text(value: object) -> str | None:
     return None if value is None else _text(value)
 
 
-def _text_or_int(value: object) -> int | str:
+def _integer(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value
+    return int(value)
 
 
 def _instant(value: object) -> datetime | None:
