@@ -47,10 +47,14 @@ HEAVY = (
 )
 # A poll needs no more of rich than its table: nothing it imports may bring click or
 # pygments (httpx's command-line client did), and a poll whose output is no terminal
-# draws no progress bar. (`--help` draws its help with rich, and so may load them.)
+# draws no progress bar.
 POLL_HEAVY = (*HEAVY, "click", "pygments", "rich.syntax", "rich.progress")
 # A command that prints JSON only never draws with rich, and does not load it.
 JSON_HEAVY = (*HEAVY, "rich")
+# Help is click's plain text: no rich. Nor the config or the store; and the list of
+# commands, no pydantic either (Typer builds a command's converters with it).
+COMMAND_HELP_HEAVY = (*JSON_HEAVY, "bot.config", "sqlalchemy")
+HELP_HEAVY = (*COMMAND_HELP_HEAVY, "pydantic")
 PROBE = """
 import json, sys
 from bot.cli import main
@@ -81,10 +85,14 @@ def _probe(
 
 
 def test_help_imports_no_heavy_part(tmp_path: Path, sqlite_url: str) -> None:
-    code, out, modules = _probe(["--help"], tmp_path, sqlite_url)
+    code, out, modules = _probe(["--help"], tmp_path, sqlite_url, HELP_HEAVY)
     assert code == 0
     assert "poll" in out and "feeds" in out  # the commands are all listed
     assert modules == []
+    for words in (["feeds"], ["send"], ["users", "add"]):
+        code, out, modules = _probe([*words, "--help"], tmp_path, sqlite_url, COMMAND_HELP_HEAVY)
+        assert code == 0 and "--config" in out, words
+        assert modules == [], words
     assert not (tmp_path / "var").exists()  # --help opens no database
 
 

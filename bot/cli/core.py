@@ -18,29 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import typer.core
 
 from bot.errors import UsageError
 
-
-def _flags_take_no_value() -> None:
-    """Show on/off flags (--json, --all, --help) without a value placeholder.
-
-    Typer's rich help prints each option's type, and for a flag that is ``<bool>``,
-    as if the flag took a value (``--json <bool>``); its plain help does not. The
-    type column of a flag is left empty, for every command at once.
-    """
-    shown = typer.core.TyperOption.display_type_rich
-
-    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
-        if self.is_flag and self.metavar is None:
-            return None
-        return shown(self, ctx)
-
-    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-
-
-_flags_take_no_value()
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -54,6 +34,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help, not rich's panels: drawing help with rich imports rich's
+    # markdown, syntax and traceback modules, which doubled the time `--help` took.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 100},
 )
 
 

@@ -15,6 +15,7 @@ from bot.cli.core import ConfigOpt, JsonOpt, console, fmt_time, open_ctx, print_
 from bot.errors import UsageError
 from bot.types import Role
 
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The user's login name.")]
 users_app = typer.Typer(help="Desk users: add, list, disable, passwd.", no_args_is_help=True)
 
 
@@ -39,7 +40,7 @@ def read_password() -> str:
 
 @users_app.command("add")
 def add_cmd(
-    name: Annotated[str, typer.Argument(help="Login name (lower case).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Login name (lower case).")],
     role: Annotated[Role, typer.Option("--role", help="editor or ops.")],
     email: Annotated[
         str | None, typer.Option("--email", help="For tests and draft notifications.")
@@ -90,7 +91,7 @@ def list_cmd(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @users_app.command("disable")
-def disable_cmd(name: str, config: ConfigOpt = None) -> None:
+def disable_cmd(name: NameArg, config: ConfigOpt = None) -> None:
     """Disable a user; their sessions end at once."""
     from bot.accounts import disable_user
 
@@ -100,7 +101,7 @@ def disable_cmd(name: str, config: ConfigOpt = None) -> None:
 
 
 @users_app.command("passwd")
-def passwd_cmd(name: str, config: ConfigOpt = None) -> None:
+def passwd_cmd(name: NameArg, config: ConfigOpt = None) -> None:
     """Set a new password; the user's sessions end."""
     from bot.accounts import set_password
 
