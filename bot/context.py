@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,19 +97,25 @@ def open_context(
     clock: Clock | None = None,
     migrate: bool = True,
     config_path: Path | None = None,
+    opener: Callable[[str], Store] | None = None,
 ) -> Context:
     """Load the config (or take it, read from `config_path`), open (and by default
-    migrate) the store."""
-    # Imported here: a command can load its config (`load_config`) before it pays
-    # for the store's imports, as `roundup poll` does (see `bot.cli.feeds`).
-    from bot.store import open_store
-
+    migrate) the store: with `opener` if given (a store process's `open`), else
+    `open_store`."""
     if isinstance(config, Config):
         cfg, path = config, config_path or Path("<config>")
     else:
         path = config_path_from_env(config)
         cfg = load_config(path)
-    store = open_store(database_url_from_env(database_url))
+    url = database_url_from_env(database_url)
+    if opener is not None:
+        store = opener(url)
+    else:
+        # Imported here: a command can load its config (`load_config`) before it
+        # pays for the store's imports, as `roundup poll` does (see `bot.cli.feeds`).
+        from bot.store import open_store
+
+        store = open_store(url)
     if migrate:
         store.upgrade()
     return Context(cfg, store, clock or clock_from_env(), path)

@@ -73,6 +73,10 @@ class StaleEditionError(EditionError):
         super().__init__(message)
         self.current = current
 
+    def __reduce__(self) -> tuple[type[StaleEditionError], tuple[str, int]]:
+        # Rebuilt from both arguments: errors cross from the store process (pickled).
+        return (type(self), (str(self), self.current))
+
 
 class LeaseError(RoundupError):
     """Another process holds the lease for this job (a send, a scheduler job)."""

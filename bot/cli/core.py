@@ -81,8 +81,11 @@ def open_ctx(
     """The command's context: `config` is a path, or a config read from `path`;
     `clock` is the command's, when it read the time before the store was open."""
     from bot.context import open_context
+    from bot.store.process import take_early
 
-    ctx = open_context(config, config_path=path, clock=clock)
+    process = take_early()  # forked as the command started, for some commands
+    opener = process.open if process is not None else None
+    ctx = open_context(config, config_path=path, clock=clock, opener=opener)
     settle_heap()
     return ctx
 

@@ -36,18 +36,17 @@ import gc
 import importlib
 import os
 import pickle
-import select
 import signal
 import struct
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from bot.children import how_it_ended, kill, reap
 from bot.errors import FetchError
 
 if TYPE_CHECKING:
@@ -215,7 +214,7 @@ class FetchProcess:
 
     def _died(self, reported: int, asked: int) -> FetchError:
         status = self._wait(STOP_SECONDS)
-        how = "ended" if status is None else _how(status)
+        how = "ended" if status is None else how_it_ended(status)
         return FetchError(
             f"the fetch process {how} before the poll was done ({reported} of {asked} "
             "feeds reported and stored); the others keep their state and are polled "
@@ -228,26 +227,19 @@ class FetchProcess:
         if self._status is not None:
             return
         if not self._asked:
-            _kill(self.pid)
+            kill(self.pid)
         for pipe in (self._replies, self._requests):
             with suppress(OSError):  # a request it never read: nothing to flush
                 pipe.close()
         if self._wait(STOP_SECONDS) is None:
-            _kill(self.pid)
+            kill(self.pid)
             self._wait(None)
 
     def _wait(self, seconds: float | None) -> int | None:
         """Reap the process within `seconds` (None: however long); its wait status,
         or None if it still runs."""
-        deadline = None if seconds is None else time.monotonic() + seconds
-        while self._status is None:
-            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
-            if pid:
-                self._status = status
-            elif deadline is None or (left := deadline - time.monotonic()) <= 0:
-                return None
-            else:
-                _until_ended(self.pid, left)
+        if self._status is None:
+            self._status = reap(self.pid, seconds)
         return self._status
 
     def __enter__(self) -> FetchProcess:
@@ -255,31 +247,6 @@ class FetchProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _until_ended(pid: int, seconds: float) -> None:
-    """Sleep until process `pid` ends, `seconds` at most (a few ms without pidfds,
-    which Linux has from 5.3 on)."""
-    try:
-        handle = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        time.sleep(min(seconds, 0.005))
-        return
-    try:
-        select.select([handle], [], [], seconds)
-    finally:
-        os.close(handle)
-
-
-def _how(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"was killed (signal {os.WTERMSIG(status)})"
-    return f"ended (exit status {os.waitstatus_to_exitcode(status)})"
-
-
-def _kill(pid: int) -> None:
-    with suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
 
 
 def _serve(requests: int, replies: int, preload: Sequence[str]) -> NoReturn:

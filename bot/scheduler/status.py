@@ -18,7 +18,6 @@ from bot.context import Context
 from bot.edition.weeks import week_key
 from bot.lease import Holder
 from bot.scheduler.rules import Weekly
-from bot.store.jobs import SCHEDULE_NOTE
 from bot.types import BatchState, EditionState
 
 LEASE = "scheduler"
@@ -41,7 +40,7 @@ def _scheduler(ctx: Context, now: datetime) -> dict[str, Any]:
     holder = Holder.parse(lease.holder) if lease and live else None
     tz = ctx.config.newsletter.timezone
     jobs: dict[str, str | None] = {}
-    note = ctx.store.get_job_run(*SCHEDULE_NOTE)
+    note = ctx.store.schedule_note()
     if note is not None and live and lease is not None and note.holder == lease.holder:
         jobs.update({str(k): str(v) for k, v in note.detail.items()})
     for name in ("draft", "send"):

@@ -83,6 +83,10 @@ class JobsMixin(StoreBase):
             row = conn.execute(query).mappings().one_or_none()
         return _job_run(row) if row is not None else None
 
+    def schedule_note(self) -> JobRun | None:
+        """The scheduler's note of its jobs' next run times (`note_schedule`), if any."""
+        return self.get_job_run(*SCHEDULE_NOTE)
+
     def job_runs(self, job: str | None = None, limit: int = 50) -> list[JobRun]:
         """Runs, newest first (of `job` only, if given)."""
         query = select(job_runs).order_by(job_runs.c.id.desc()).limit(limit)
