@@ -1,8 +1,9 @@
-"""Ending and reaping a process this one forked (the poll's fetch process, the
+"""Forking, ending and reaping a helper process (the poll's fetch process, the
 store process of `roundup feeds` and `roundup status`).
 
-What it does: waits for a child within a time limit, kills one, and says in words
-how one ended. What it does not do: fork, or decide when a child should end.
+What it does: forks a child that talks to this process on two pipes, waits for a
+child within a time limit, kills one, and says in words how one ended. What it
+does not do: decide what a child runs, what the pipes carry, or when it should end.
 """
 
 from __future__ import annotations
@@ -10,8 +11,30 @@ from __future__ import annotations
 import os
 import select
 import signal
+import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
+from typing import NoReturn
+
+
+def fork_piped(serve: Callable[[int, int], NoReturn]) -> tuple[int, int, int] | None:
+    """Fork a child that runs `serve(requests, replies)`, the read end of one new pipe
+    and the write end of another. Here: the child's pid, the write end of its
+    requests and the read end of its replies; None where forking is not safe
+    (another thread runs, and a lock it holds would be copied held) or possible."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return None
+    request_r, request_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(request_w)
+        os.close(reply_r)
+        serve(request_r, reply_w)
+    os.close(request_r)
+    os.close(reply_w)
+    return pid, request_w, reply_r
 
 
 def reap(pid: int, seconds: float | None) -> int | None:

@@ -173,6 +173,15 @@ def test_calls_through_the_process_answer_as_the_store_does(drafted: str) -> Non
     assert isinstance(errors[1], StaleEditionError) and errors[1].current == 1
 
 
+def _script(code: str, url: str) -> list[str]:
+    """The lines `code` prints, run by a fresh interpreter with `url` as its argument."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, url], capture_output=True, text=True, timeout=PATIENCE
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -191,13 +200,10 @@ def test_a_store_that_cannot_be_opened_fails_as_it_does_in_process(url: str) -> 
         "except Exception as exc:\n"
         "    print(type(exc).__name__); print(exc)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, url], capture_output=True, text=True, timeout=PATIENCE
-    )
-    assert done.returncode == 0, done.stderr
+    there = _script(code, url)
     with pytest.raises(RoundupError) as here:
         open_store(url).upgrade()
-    assert done.stdout.splitlines() == [type(here.value).__name__, str(here.value)]
+    assert there == [type(here.value).__name__, str(here.value)]
 
 
 def test_what_cannot_cross_is_refused_and_the_process_goes_on(sqlite_url: str) -> None:
@@ -214,11 +220,7 @@ def test_what_cannot_cross_is_refused_and_the_process_goes_on(sqlite_url: str) -
         "print(hasattr(store, 'engine'), hasattr(store, '_read'))\n"
         "store.close()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, sqlite_url], capture_output=True, text=True, timeout=PATIENCE
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = _script(code, sqlite_url)
     assert lines[0].startswith("a store process cannot send back generator")
     assert lines[1].startswith("a store process cannot take the arguments of list_items")
     # Nothing was left half-sent: the next call is answered. Only methods cross.
@@ -239,11 +241,7 @@ def test_a_killed_store_process_fails_the_call_in_one_line(sqlite_url: str) -> N
         "    print(type(exc).__name__); print(exc)\n"
         "store.close()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, sqlite_url], capture_output=True, text=True, timeout=PATIENCE
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
+    assert _script(code, sqlite_url) == [
         "StoreError",
         "the store process was killed (signal 9) during feed_states: run the command again",
     ]

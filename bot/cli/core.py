@@ -1,10 +1,10 @@
 """Shared pieces of the CLI: the Typer app, consoles, common options, helpers.
 
-Start-up is kept short: `roundup --help` loads only Typer, rich and this package's
-cheap modules, and a command that prints only JSON does not load rich at all (the
-consoles are made on first use). Every command module imports what its commands
-need inside the command functions (and names types only under ``TYPE_CHECKING``),
-so a command pays only for the parts it uses.
+Start-up is kept short: `roundup --help` loads only Typer and this package's cheap
+modules (help is click's plain text), and a command that prints only JSON does not
+load rich at all (the consoles are made on first use). Every command module
+imports what its commands need inside the command functions (and names types only
+under ``TYPE_CHECKING``), so a command pays only for the parts it uses.
 """
 
 from __future__ import annotations

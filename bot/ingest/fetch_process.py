@@ -32,6 +32,7 @@ runs `poll_feeds` with what it is given, and Ctrl-C is the command's to handle.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import importlib
 import os
@@ -39,14 +40,13 @@ import pickle
 import signal
 import struct
 import sys
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from bot.children import how_it_ended, kill, reap
+from bot.children import fork_piped, how_it_ended, kill, reap
 from bot.errors import FetchError
 
 if TYPE_CHECKING:
@@ -148,17 +148,10 @@ class FetchProcess:
         or possible (no fork): the caller then polls in-process. The process imports
         the poll, then the modules named in `preload` (what its call will need to be
         read: the config's models, the classifier's class), while it waits for it."""
-        if not hasattr(os, "fork") or threading.active_count() > 1:
+        forked = fork_piped(functools.partial(_serve, preload=preload))
+        if forked is None:
             return None
-        request_r, request_w = os.pipe()
-        reply_r, reply_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(request_w)
-            os.close(reply_r)
-            _serve(request_r, reply_w, preload)
-        os.close(request_r)
-        os.close(reply_w)
+        pid, request_w, reply_r = forked
         _widen(request_w)
         _widen(reply_r)
         return cls(pid, os.fdopen(request_w, "wb"), os.fdopen(reply_r, "rb"))

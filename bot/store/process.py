@@ -26,12 +26,11 @@ import gc
 import os
 import pickle
 import signal
-import threading
 from collections.abc import Callable
 from contextlib import suppress
 from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
-from bot.children import how_it_ended, kill, reap
+from bot.children import fork_piped, how_it_ended, kill, reap
 from bot.errors import StoreError
 
 if TYPE_CHECKING:
@@ -76,17 +75,10 @@ class StoreProcess:
     def start(cls) -> StoreProcess | None:
         """Fork the process; None where forking is not safe (another thread runs) or
         possible (no fork): the command then opens its store in-process."""
-        if not hasattr(os, "fork") or threading.active_count() > 1:
+        forked = fork_piped(_serve)
+        if forked is None:
             return None
-        request_r, request_w = os.pipe()
-        reply_r, reply_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(request_w)
-            os.close(reply_r)
-            _serve(request_r, reply_w)
-        os.close(request_r)
-        os.close(reply_w)
+        pid, request_w, reply_r = forked
         return cls(pid, os.fdopen(request_w, "wb"), os.fdopen(reply_r, "rb"))
 
     def open(self, url: str) -> Store:
